@@ -1,0 +1,19 @@
+//! State shared by every handler.
+
+use std::sync::Arc;
+
+use basalt_identity::Identity;
+
+/// Public base URLs (scheme://host:port, no path) used in version documents and links.
+#[derive(Debug, Clone)]
+pub struct PublicUrls {
+    pub identity: String,
+    pub volume: String,
+}
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub identity: Arc<Identity>,
+    pub urls: Arc<PublicUrls>,
+    pub max_body_bytes: usize,
+}

@@ -1,0 +1,101 @@
+//! Cinder's fault envelope, `{"<faultName>": {"code", "message"}}`, and the one mapping from
+//! API errors to HTTP. Authentication failures use keystonemiddleware's body instead, as a
+//! real Cinder behind keystonemiddleware does.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::body::BodyError;
+
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest(String),
+    /// Missing, unknown, expired or revoked token; carries the identity URL for
+    /// `WWW-Authenticate`.
+    Unauthorized {
+        auth_uri: String,
+    },
+    #[expect(dead_code, reason = "policy checks arrive with the admin resources")]
+    Forbidden(String),
+    NotFound(String),
+    BadMethod,
+    /// A microversion outside the advertised range (Cinder answers 406 with `computeFault`).
+    VersionNotSupported(String),
+    #[expect(dead_code, reason = "conflicts arrive with volume types and QoS")]
+    Conflict(String),
+    OverLimit(String),
+    BadMediaType,
+    Internal,
+}
+
+pub const GENERIC_NOT_FOUND: &str = "The resource could not be found.";
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        use ApiError::*;
+        match self {
+            BadRequest(m) => (StatusCode::BAD_REQUEST, "badRequest", m.clone()),
+            Unauthorized { .. } => (StatusCode::UNAUTHORIZED, "", String::new()),
+            Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
+            NotFound(m) => (StatusCode::NOT_FOUND, "itemNotFound", m.clone()),
+            BadMethod => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "badMethod",
+                "The method specified is not allowed for this resource.".into(),
+            ),
+            VersionNotSupported(m) => (StatusCode::NOT_ACCEPTABLE, "computeFault", m.clone()),
+            Conflict(m) => (StatusCode::CONFLICT, "conflictingRequest", m.clone()),
+            OverLimit(m) => (StatusCode::PAYLOAD_TOO_LARGE, "overLimit", m.clone()),
+            BadMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "badMediaType",
+                "Unsupported Content-Type".into(),
+            ),
+            Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "computeFault",
+                "The server has either erred or is incapable of performing the requested \
+                 operation."
+                    .into(),
+            ),
+        }
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::UnsupportedMediaType => ApiError::BadMediaType,
+            BodyError::TooLarge => ApiError::OverLimit("Request is too large.".into()),
+            BodyError::Malformed(_) => ApiError::BadRequest("Malformed request body".into()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Unauthorized { auth_uri } = &self {
+            let body = json!({"error": {
+                "code": 401,
+                "title": "Unauthorized",
+                "message": "The request you have made requires authentication.",
+            }});
+            let mut resp = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("Keystone uri=\"{auth_uri}\"")) {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+            return resp;
+        }
+        let (status, fault, message) = self.parts();
+        let body = json!({ fault: {"code": status.as_u16(), "message": message} });
+        let mut resp = (status, axum::Json(body)).into_response();
+        if matches!(self, ApiError::OverLimit(_)) {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("0"));
+        }
+        resp
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,93 @@
+//! The block-storage API (default port 8776): `/`, `/v2/{project_id}/...` and
+//! `/v3/{project_id}/...`, served by the same handlers; `/v3` adds microversions.
+
+mod auth;
+mod extensions;
+mod fault;
+mod microversion;
+mod versions;
+
+use axum::extract::Request;
+use axum::http::Uri;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tower::Layer;
+
+use crate::request_id;
+use crate::state::ApiState;
+use fault::{ApiError, GENERIC_NOT_FOUND};
+
+pub use microversion::ApiVersion;
+
+/// The advertised maximum microversion, as a string for logs and docs.
+pub const MAX_MICROVERSION: ApiVersion = ApiVersion::MAX_V3;
+
+/// Routes under `/vN/{project_id}`, identical for v2 and v3.
+fn project_routes() -> Router<ApiState> {
+    Router::new()
+        .route("/{project_id}/extensions", get(extensions::list))
+        .route("/{project_id}/extensions/{alias}", get(extensions::show))
+}
+
+pub fn router(state: ApiState) -> Router {
+    let token = from_fn_with_state(state.clone(), auth::require_token);
+    let project = from_fn_with_state(state.clone(), auth::require_project);
+    let v2_root = Router::new()
+        .route("/v2", get(versions::v2))
+        .route("/v2/", get(versions::v2))
+        .layer(token.clone())
+        .layer(from_fn(microversion::v2));
+    let v3_root = Router::new()
+        .route("/v3", get(versions::v3))
+        .route("/v3/", get(versions::v3))
+        .layer(token)
+        .layer(from_fn(microversion::v3));
+    let routes = Router::new()
+        .route("/", get(versions::root))
+        .merge(v2_root)
+        .merge(v3_root)
+        .nest(
+            "/v2",
+            project_routes()
+                .route_layer(project.clone())
+                .layer(from_fn(microversion::v2)),
+        )
+        .nest(
+            "/v3",
+            project_routes()
+                .route_layer(project)
+                .layer(from_fn(microversion::v3)),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(bad_method)
+        .with_state(state);
+    // The `.json` suffix is stripped before routing (Cinder tolerates it).
+    let routes = tower::util::MapRequestLayer::new(strip_json_suffix).layer(routes);
+    Router::new()
+        .fallback_service(routes)
+        .layer(from_fn(request_id::volume))
+}
+
+fn strip_json_suffix(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if let Some(stripped) = path.strip_suffix(".json") {
+        let rebuilt = match req.uri().query() {
+            Some(q) => format!("{stripped}?{q}"),
+            None => stripped.to_owned(),
+        };
+        if let Ok(uri) = rebuilt.parse::<Uri>() {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+async fn not_found() -> impl IntoResponse {
+    ApiError::NotFound(GENERIC_NOT_FOUND.into())
+}
+
+async fn bad_method() -> impl IntoResponse {
+    ApiError::BadMethod
+}

@@ -1,0 +1,122 @@
+//! `basalt serve`: bind both listeners, bootstrap, serve until SIGTERM/SIGINT, then drain.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum_server::tls_rustls::RustlsConfig;
+use axum_server::Handle;
+use basalt_api::ApiState;
+
+use crate::config::Config;
+use crate::setup::{Env, PublicUrls};
+
+const TOKEN_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let db = env.database().await?;
+    let tls = env.tls_files(&cfg)?;
+    // Bind before anything else so that the public URLs name the real ports (port 0 works).
+    let identity_listener = TcpListener::bind(cfg.server.identity_addr)
+        .with_context(|| format!("cannot listen on {}", cfg.server.identity_addr))?;
+    let api_listener = TcpListener::bind(cfg.server.api_addr)
+        .with_context(|| format!("cannot listen on {}", cfg.server.api_addr))?;
+    let urls = PublicUrls::derive(
+        &cfg,
+        Some(identity_listener.local_addr()?),
+        Some(api_listener.local_addr()?),
+    );
+    let identity = env.identity(&db, &cfg, &urls);
+    env.bootstrap(&identity, &urls.identity, tls.as_ref())
+        .await?;
+
+    let state = ApiState {
+        identity: identity.clone(),
+        urls: Arc::new(basalt_api::PublicUrls {
+            identity: urls.identity.clone(),
+            volume: urls.volume.clone(),
+        }),
+        max_body_bytes: cfg.server.max_body_bytes,
+    };
+    let handle = Handle::new();
+    let identity_app = basalt_api::identity_router(state.clone()).into_make_service();
+    let volume_app = basalt_api::volume_router(state).into_make_service();
+    let (a, b) = match &tls {
+        Some(files) => {
+            let rustls = RustlsConfig::from_config(crate::tls::server_config(files)?);
+            let serve = |listener: TcpListener, app| {
+                let server = axum_server::from_tcp_rustls(listener, rustls.clone())?;
+                let acceptor = server
+                    .get_ref()
+                    .clone()
+                    .handshake_timeout(TLS_HANDSHAKE_TIMEOUT);
+                anyhow::Ok(tokio::spawn(
+                    server.acceptor(acceptor).handle(handle.clone()).serve(app),
+                ))
+            };
+            (
+                serve(identity_listener, identity_app)?,
+                serve(api_listener, volume_app)?,
+            )
+        }
+        None => {
+            let serve = |listener: TcpListener, app| {
+                let server = axum_server::from_tcp(listener)?;
+                anyhow::Ok(tokio::spawn(server.handle(handle.clone()).serve(app)))
+            };
+            (
+                serve(identity_listener, identity_app)?,
+                serve(api_listener, volume_app)?,
+            )
+        }
+    };
+    println!(
+        "Basalt {} is serving: identity {} block-storage {} (ready in {} ms)",
+        env!("CARGO_PKG_VERSION"),
+        urls.identity,
+        urls.volume,
+        started.elapsed().as_millis()
+    );
+    tracing::info!(identity = %urls.identity, volume = %urls.volume,
+        max_microversion = %basalt_api::MAX_MICROVERSION, "serving");
+
+    let purge = {
+        let identity = identity.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TOKEN_PURGE_INTERVAL);
+            loop {
+                tick.tick().await;
+                match identity.purge_expired_tokens().await {
+                    Ok(n) if n > 0 => tracing::info!(purged = n, "expired tokens removed"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "token purge failed"),
+                }
+            }
+        })
+    };
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: draining in-flight requests");
+    handle.graceful_shutdown(Some(Duration::from_secs(cfg.server.shutdown_grace_seconds)));
+    purge.abort();
+    for server in [a, b] {
+        if let Err(e) = server.await? {
+            tracing::error!(error = %e, "listener failed");
+        }
+    }
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
