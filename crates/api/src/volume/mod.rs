@@ -32,6 +32,7 @@ fn project_routes() -> Router<ApiState> {
 }
 
 pub fn router(state: ApiState) -> Router {
+    let state_for_guard = state.clone();
     let token = from_fn_with_state(state.clone(), auth::require_token);
     let project = from_fn_with_state(state.clone(), auth::require_project);
     let v2_root = Router::new()
@@ -67,7 +68,19 @@ pub fn router(state: ApiState) -> Router {
     let routes = tower::util::MapRequestLayer::new(strip_json_suffix).layer(routes);
     Router::new()
         .fallback_service(routes)
+        .layer(from_fn_with_state(state_for_guard, guard_body))
         .layer(from_fn(request_id::volume))
+}
+
+async fn guard_body(
+    axum::extract::State(state): axum::extract::State<ApiState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match crate::body::precheck(req.headers(), state.max_body_bytes) {
+        Ok(()) => next.run(req).await,
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }
 
 fn strip_json_suffix(mut req: Request) -> Request {
