@@ -19,8 +19,15 @@ pub struct Env {
 impl Env {
     /// Creates the data directory and the default config file when missing, then loads it.
     pub fn open(data_dir: &Path, config: Option<&Path>) -> anyhow::Result<Env> {
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+        if !data_dir.exists() {
+            use std::os::unix::fs::DirBuilderExt;
+            // Owner only: the directory holds the database, keys and the admin's openrc.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(data_dir)
+                .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+        }
         let data_dir = data_dir.canonicalize()?;
         let config_path = match config {
             Some(p) => p.to_owned(),
