@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -58,18 +58,6 @@ pub struct CatalogConfig {
     pub volume_public_url: String,
     pub volume_internal_url: String,
     pub volume_admin_url: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            tls: TlsConfig::default(),
-            database: DatabaseConfig::default(),
-            identity: IdentityConfig::default(),
-            catalog: CatalogConfig::default(),
-        }
-    }
 }
 
 impl Default for ServerConfig {

@@ -21,6 +21,10 @@ fn basalt(data: &Path) -> Command {
     c
 }
 
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is owned by Server, whose Drop kills and waits for it"
+)]
 fn start(data: &Path, extra: &[&str], password: Option<&str>) -> Server {
     let mut cmd = basalt(data);
     cmd.args([
