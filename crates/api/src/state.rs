@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use basalt_domain::quota::QuotaService;
+use basalt_domain::volume::VolumeService;
 use basalt_identity::Identity;
 
 /// Public base URLs (scheme://host:port, no path) used in version documents and links.
@@ -14,6 +16,8 @@ pub struct PublicUrls {
 #[derive(Clone)]
 pub struct ApiState {
     pub identity: Arc<Identity>,
+    pub volumes: Arc<VolumeService>,
+    pub quotas: Arc<QuotaService>,
     pub urls: Arc<PublicUrls>,
     pub max_body_bytes: usize,
 }

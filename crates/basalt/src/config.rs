@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -14,6 +14,56 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub identity: IdentityConfig,
     pub catalog: CatalogConfig,
+    pub volumes: VolumesConfig,
+    pub backends: Vec<BackendConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VolumesConfig {
+    pub host: String,
+    pub default_availability_zone: String,
+    pub max_page_size: u32,
+    pub workers: usize,
+    pub reconcile_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackendConfig {
+    pub name: String,
+    pub driver: String,
+    pub path: String,
+    pub availability_zone: String,
+    pub over_subscription_ratio: f64,
+    pub reserved_percentage: u8,
+}
+
+impl Eq for BackendConfig {}
+
+impl Default for VolumesConfig {
+    fn default() -> Self {
+        VolumesConfig {
+            host: String::new(),
+            default_availability_zone: "nova".into(),
+            max_page_size: 1000,
+            workers: 4,
+            reconcile_seconds: 60,
+        }
+    }
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        BackendConfig {
+            name: "file".into(),
+            driver: "file".into(),
+            path: "volumes".into(),
+            availability_zone: "nova".into(),
+            over_subscription_ratio: 20.0,
+            reserved_percentage: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -58,6 +108,20 @@ pub struct CatalogConfig {
     pub volume_public_url: String,
     pub volume_internal_url: String,
     pub volume_admin_url: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            tls: TlsConfig::default(),
+            database: DatabaseConfig::default(),
+            identity: IdentityConfig::default(),
+            catalog: CatalogConfig::default(),
+            volumes: VolumesConfig::default(),
+            backends: vec![BackendConfig::default()],
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -153,6 +217,32 @@ identity_admin_url = ""
 volume_public_url = ""
 volume_internal_url = ""
 volume_admin_url = ""
+
+[volumes]
+# This volume service's name, the "host" of host@backend#pool. Empty: the machine's hostname.
+host = ""
+# The zone of a volume created without one (Cinder's default_availability_zone).
+default_availability_zone = "nova"
+# Page size cap and default of listings (Cinder's osapi_max_limit).
+max_page_size = 1000
+# Tasks running storage jobs (create, delete, extend) at once.
+workers = 4
+# How often interrupted jobs and stranded volumes are looked for, besides at start-up.
+reconcile_seconds = 60
+
+# Storage backends; repeat the [[backends]] table for more than one.
+[[backends]]
+# The backend's name, the middle of host@backend#pool.
+name = "file"
+# "file": each volume is a sparse raw file in `path`.
+driver = "file"
+# Directory of the volume files (relative to the data directory).
+path = "volumes"
+availability_zone = "nova"
+# Thin provisioning: volumes may add up to this many times the usable capacity.
+over_subscription_ratio = 20.0
+# Share of the filesystem kept free, in percent.
+reserved_percentage = 0
 "#;
 
 impl Config {

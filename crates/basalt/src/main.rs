@@ -2,6 +2,7 @@
 //! one binary. This crate only parses the command line and wires the layers together.
 
 mod admin_cli;
+mod block_storage;
 mod config;
 mod serve;
 mod setup;

@@ -32,9 +32,27 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
     let identity = env.identity(&db, &cfg, &urls);
     env.bootstrap(&identity, &urls.identity, tls.as_ref())
         .await?;
+    let block = crate::block_storage::build(&cfg, &env.data_dir, &db).await?;
+    // Before serving: jobs of the previous process run again, stranded volumes are failed.
+    let stranded = block.volumes.reconcile(true).await?;
+    if stranded > 0 {
+        tracing::warn!(
+            stranded,
+            "volumes left in a transitional status were failed"
+        );
+    }
+    let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
+    let mut workers = block.runner.spawn(workers_stop.clone());
+    workers.push(basalt_workers::spawn_reconciler(
+        block.volumes.clone(),
+        crate::block_storage::reconcile_every(&cfg),
+        workers_stop,
+    ));
 
     let state = ApiState {
         identity: identity.clone(),
+        volumes: block.volumes.clone(),
+        quotas: block.quotas.clone(),
         urls: Arc::new(basalt_api::PublicUrls {
             identity: urls.identity.clone(),
             volume: urls.volume.clone(),
@@ -106,6 +124,11 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
         if let Err(e) = server.await? {
             tracing::error!(error = %e, "listener failed");
         }
+    }
+    // Workers finish the job in hand; unfinished jobs stay in the outbox for the next start.
+    let _ = stop_workers.send(true);
+    for w in workers {
+        let _ = w.await;
     }
     db.close().await;
     tracing::info!("stopped");

@@ -21,3 +21,14 @@ pub(crate) fn store_err(e: sqlx::Error) -> StoreError {
     }
     StoreError::Backend(e.to_string())
 }
+
+/// The same translation for the block-storage ports.
+pub(crate) fn store_err_domain(e: sqlx::Error) -> basalt_domain::ports::StoreError {
+    use basalt_domain::ports::StoreError as E;
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return E::Conflict(db.message().to_owned());
+        }
+    }
+    E::Backend(e.to_string())
+}

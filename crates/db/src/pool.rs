@@ -49,6 +49,11 @@ impl Database {
         Ok(())
     }
 
+    /// The store behind every block-storage port (volumes, jobs, quotas, types).
+    pub fn block_store(&self) -> Arc<crate::block::SqlBlockStore> {
+        Arc::new(crate::block::SqlBlockStore::new(self.pool.clone()))
+    }
+
     pub fn identity_store(&self) -> Arc<SqlIdentityStore> {
         Arc::new(SqlIdentityStore::new(self.pool.clone()))
     }

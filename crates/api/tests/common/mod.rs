@@ -11,6 +11,11 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use basalt_api::{ApiState, PublicUrls};
 use basalt_db::Database;
+use basalt_domain::quota::QuotaService;
+use basalt_domain::volume::VolumeService;
+use basalt_domain::{BackendPlacement, DomainSettings};
+use basalt_storage::{BlockBackend, FileBackend};
+use basalt_workers::{Backends, JobRunner, RunnerSettings, VolumeManager};
 use basalt_identity::{CatalogSettings, EndpointUrls, Identity, IdentitySettings, PasswordHasher};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -24,6 +29,11 @@ pub struct App {
     pub identity_app: Router,
     pub volume_app: Router,
     pub identity: Arc<Identity>,
+    pub volumes: Arc<VolumeService>,
+    pub quotas: Arc<QuotaService>,
+    pub runner: Arc<JobRunner>,
+    /// Where the file backend keeps volume files.
+    pub volume_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -64,8 +74,42 @@ pub async fn app() -> App {
         .bootstrap(Some(ADMIN_PASSWORD.into()))
         .await
         .unwrap();
+    let store = db.block_store();
+    let signal = Arc::new(tokio::sync::Notify::new());
+    let quotas = Arc::new(QuotaService::new(store.clone(), store.clone()));
+    let settings = DomainSettings {
+        host: "testhost".into(),
+        default_availability_zone: "nova".into(),
+        backends: vec![BackendPlacement {
+            name: "file".into(),
+            availability_zone: "nova".into(),
+        }],
+        max_page_size: 1000,
+    };
+    let volumes = Arc::new(VolumeService::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        quotas.clone(),
+        settings,
+        signal.clone(),
+    ));
+    volumes.ensure_default_type().await.unwrap();
+    let volume_dir = dir.path().join("volumes");
+    let file: Arc<dyn BlockBackend> =
+        Arc::new(FileBackend::new(volume_dir.clone(), 20.0, 0).unwrap());
+    let backends: Backends = [("file".to_string(), file)].into_iter().collect();
+    let runner = JobRunner::new(
+        store,
+        volumes.clone(),
+        Arc::new(VolumeManager::new(backends)),
+        signal,
+        RunnerSettings::default(),
+    );
     let state = ApiState {
         identity: identity.clone(),
+        volumes: volumes.clone(),
+        quotas: quotas.clone(),
         urls: Arc::new(PublicUrls {
             identity: IDENTITY.into(),
             volume: VOLUME.into(),
@@ -76,6 +120,10 @@ pub async fn app() -> App {
         identity_app: basalt_api::identity_router(state.clone()),
         volume_app: basalt_api::volume_router(state),
         identity,
+        volumes,
+        quotas,
+        runner,
+        volume_dir,
         _dir: dir,
     }
 }
@@ -170,6 +218,12 @@ pub fn v3_password(user: &str, password: &str, project: Option<&str>) -> Value {
 }
 
 impl App {
+    /// Runs every pending storage job (no worker task runs in process), as the server's
+    /// workers would; returns how many ran.
+    pub async fn run_jobs(&self) -> usize {
+        self.runner.run_pending().await
+    }
+
     /// A v3 token for `user` on `project`: (token id, project id).
     pub async fn token_for(&self, user: &str, password: &str, project: &str) -> (String, String) {
         let r = post(

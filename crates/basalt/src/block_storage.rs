@@ -1,0 +1,113 @@
+//! Wiring of the block-storage side: backends from the config, the domain services over the
+//! database, and the job runner that connects them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use basalt_db::Database;
+use basalt_domain::quota::QuotaService;
+use basalt_domain::volume::VolumeService;
+use basalt_domain::{BackendPlacement, DomainSettings};
+use basalt_storage::{BlockBackend, FileBackend};
+use basalt_workers::{Backends, JobRunner, RunnerSettings, VolumeManager};
+use tokio::sync::Notify;
+
+use crate::config::{resolve, Config};
+
+pub struct BlockStorage {
+    pub volumes: Arc<VolumeService>,
+    pub quotas: Arc<QuotaService>,
+    pub runner: Arc<JobRunner>,
+}
+
+/// The volume service's host name: configured, else the machine's.
+fn host(cfg: &Config) -> String {
+    if !cfg.volumes.host.is_empty() {
+        return cfg.volumes.host.clone();
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "basalt".into())
+}
+
+fn backends(cfg: &Config, data_dir: &std::path::Path) -> anyhow::Result<Backends> {
+    let mut out = Backends::new();
+    for b in &cfg.backends {
+        anyhow::ensure!(!b.name.is_empty(), "a [[backends]] entry has an empty name");
+        anyhow::ensure!(
+            !out.contains_key(&b.name),
+            "backend name {} is used twice",
+            b.name
+        );
+        let backend: Arc<dyn BlockBackend> = match b.driver.as_str() {
+            "file" => Arc::new(
+                FileBackend::new(
+                    resolve(data_dir, &b.path),
+                    b.over_subscription_ratio,
+                    b.reserved_percentage,
+                )
+                .with_context(|| format!("backend {}", b.name))?
+                .with_name(b.name.clone()),
+            ),
+            other => anyhow::bail!("backend {}: unknown driver {other:?}", b.name),
+        };
+        tracing::info!(backend = %b.name, capabilities = ?backend.capabilities(), "backend ready");
+        out.insert(b.name.clone(), backend);
+    }
+    Ok(out)
+}
+
+pub async fn build(
+    cfg: &Config,
+    data_dir: &std::path::Path,
+    db: &Database,
+) -> anyhow::Result<BlockStorage> {
+    let store = db.block_store();
+    let signal = Arc::new(Notify::new());
+    let settings = DomainSettings {
+        host: host(cfg),
+        default_availability_zone: cfg.volumes.default_availability_zone.clone(),
+        backends: cfg
+            .backends
+            .iter()
+            .map(|b| BackendPlacement {
+                name: b.name.clone(),
+                availability_zone: b.availability_zone.clone(),
+            })
+            .collect(),
+        max_page_size: cfg.volumes.max_page_size.max(1),
+    };
+    let quotas = Arc::new(QuotaService::new(store.clone(), store.clone()));
+    let volumes = Arc::new(VolumeService::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        quotas.clone(),
+        settings,
+        signal.clone(),
+    ));
+    volumes.ensure_default_type().await?;
+    let manager = Arc::new(VolumeManager::new(backends(cfg, data_dir)?));
+    let runner = JobRunner::new(
+        store,
+        volumes.clone(),
+        manager,
+        signal,
+        RunnerSettings {
+            workers: cfg.volumes.workers,
+            ..RunnerSettings::default()
+        },
+    );
+    Ok(BlockStorage {
+        volumes,
+        quotas,
+        runner,
+    })
+}
+
+pub fn reconcile_every(cfg: &Config) -> Duration {
+    Duration::from_secs(cfg.volumes.reconcile_seconds.max(1))
+}

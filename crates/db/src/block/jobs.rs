@@ -1,0 +1,112 @@
+//! [`JobStore`] over sqlx: leasing is one `UPDATE ... RETURNING`, so two workers can never
+//! take the same job.
+
+use async_trait::async_trait;
+use basalt_domain::jobs::{Job, JobKind};
+use basalt_domain::ports::{JobStore, StoreError};
+use chrono::{DateTime, Utc};
+
+use super::{from_micros, micros, SqlBlockStore};
+use crate::error::store_err_domain as err;
+
+type JobRow = (String, String, String, i64, i64);
+
+fn job(r: JobRow) -> Result<Job, StoreError> {
+    let kind: JobKind =
+        serde_json::from_str(&r.2).map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(Job {
+        id: r.0,
+        volume_id: r.1,
+        kind,
+        attempts: u32::try_from(r.3).unwrap_or(u32::MAX),
+        run_after: from_micros(r.4),
+    })
+}
+
+#[async_trait]
+impl JobStore for SqlBlockStore {
+    async fn lease(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<Job>, StoreError> {
+        let row: Option<JobRow> = sqlx::query_as(
+            "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id = \
+             (SELECT id FROM jobs WHERE lease_until IS NULL AND run_after <= ? \
+              ORDER BY run_after, created_at LIMIT 1) \
+             RETURNING id, volume_id, payload, attempts, run_after",
+        )
+        .bind(owner)
+        .bind(micros(until))
+        .bind(micros(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
+        row.map(job).transpose()
+    }
+
+    async fn retry_later(
+        &self,
+        job_id: &str,
+        attempts: u32,
+        run_after: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL, attempts = ?, \
+             run_after = ?, last_error = ? WHERE id = ?",
+        )
+        .bind(i64::from(attempts))
+        .bind(micros(run_after))
+        .bind(error)
+        .bind(job_id)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    async fn release_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let r = sqlx::query(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
+             WHERE lease_until IS NOT NULL AND lease_until < ?",
+        )
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn release_all(&self) -> Result<u64, StoreError> {
+        let r = sqlx::query(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_until IS NOT NULL",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn job_for_volume(&self, volume_id: &str) -> Result<Option<Job>, StoreError> {
+        let row: Option<JobRow> = sqlx::query_as(
+            "SELECT id, volume_id, payload, attempts, run_after FROM jobs WHERE volume_id = ? \
+             ORDER BY created_at LIMIT 1",
+        )
+        .bind(volume_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
+        row.map(job).transpose()
+    }
+
+    async fn finish(&self, job_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM jobs WHERE id = ?")
+            .bind(job_id)
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+}

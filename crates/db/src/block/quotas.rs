@@ -1,0 +1,107 @@
+//! [`QuotaStore`] over sqlx: limits are rows that differ from their defaults; usage is counted
+//! from the volumes themselves.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use basalt_domain::ports::{QuotaStore, StoreError};
+use basalt_domain::quota::Usage;
+
+use super::claim::HELD_GIB;
+use super::SqlBlockStore;
+use crate::error::store_err_domain as err;
+
+#[async_trait]
+impl QuotaStore for SqlBlockStore {
+    async fn usage(&self, project_id: &str) -> Result<Usage, StoreError> {
+        let sql = format!(
+            "SELECT COALESCE(t.name, v.volume_type_id), COUNT(*), {HELD_GIB} \
+             FROM volumes v LEFT JOIN volume_types t ON t.id = v.volume_type_id \
+             WHERE v.project_id = ? AND v.use_quota GROUP BY v.volume_type_id"
+        );
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(&sql)
+            .bind(project_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        let mut u = Usage::default();
+        for (ty, n, gib) in rows {
+            u.volumes += n;
+            u.gigabytes += gib;
+            u.per_type.insert(ty, (n, gib, 0));
+        }
+        Ok(u)
+    }
+
+    async fn project_limits(&self, project_id: &str) -> Result<BTreeMap<String, i64>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT resource, hard_limit FROM quota_limits WHERE project_id = ?")
+                .bind(project_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err)?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn set_project_limits(
+        &self,
+        project_id: &str,
+        limits: &BTreeMap<String, i64>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await.map_err(err)?;
+        for (k, v) in limits {
+            sqlx::query(
+                "INSERT INTO quota_limits (project_id, resource, hard_limit) VALUES (?, ?, ?) \
+                 ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
+            )
+            .bind(project_id)
+            .bind(k)
+            .bind(v)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)
+    }
+
+    async fn delete_project_limits(&self, project_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM quota_limits WHERE project_id = ?")
+            .bind(project_id)
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn class_limits(&self, class: &str) -> Result<BTreeMap<String, i64>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT resource, hard_limit FROM quota_class_limits WHERE class_name = ?",
+        )
+        .bind(class)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn set_class_limits(
+        &self,
+        class: &str,
+        limits: &BTreeMap<String, i64>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await.map_err(err)?;
+        for (k, v) in limits {
+            sqlx::query(
+                "INSERT INTO quota_class_limits (class_name, resource, hard_limit) VALUES (?, ?, ?) \
+                 ON CONFLICT (class_name, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
+            )
+            .bind(class)
+            .bind(k)
+            .bind(v)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)
+    }
+}

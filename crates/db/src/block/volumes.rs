@@ -1,0 +1,332 @@
+//! [`VolumeStore`] over sqlx: creation with its claim and job, CAS transitions, guarded
+//! metadata changes and removal.
+
+use async_trait::async_trait;
+use basalt_domain::jobs::Job;
+use basalt_domain::metadata::Metadata;
+use basalt_domain::ports::{Guarded, QuotaClaim, StoreError, Transition, VolumeStore};
+use basalt_domain::volume::{Volume, VolumeQuery, VolumeStatus, VolumeUpdate};
+use chrono::Utc;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+use super::rows::{
+    attach_metadata, load_volume, replace_metadata, upsert_metadata, VolumeRow, VOLUME_COLUMNS,
+    VOLUME_FROM,
+};
+use super::{claim, micros, SqlBlockStore};
+use crate::error::store_err_domain as err;
+
+pub(crate) async fn insert_job(conn: &mut SqliteConnection, job: &Job) -> Result<(), StoreError> {
+    let payload =
+        serde_json::to_string(&job.kind).map_err(|e| StoreError::Backend(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO jobs (id, volume_id, kind, payload, attempts, run_after, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&job.id)
+    .bind(&job.volume_id)
+    .bind(job.kind.name())
+    .bind(payload)
+    .bind(i64::from(job.attempts))
+    .bind(micros(job.run_after))
+    .bind(micros(Utc::now()))
+    .execute(&mut *conn)
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
+/// The status of a volume inside a transaction, or `NoSuchVolume` / `Refused`.
+async fn guard(
+    conn: &mut SqliteConnection,
+    id: &str,
+    refuse: &[VolumeStatus],
+) -> Result<Option<Guarded<()>>, StoreError> {
+    let status: Option<(String,)> = sqlx::query_as("SELECT status FROM volumes WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(err)?;
+    Ok(match status.and_then(|(s,)| VolumeStatus::parse(&s)) {
+        None => Some(Guarded::NoSuchVolume),
+        Some(s) if refuse.contains(&s) => Some(Guarded::Refused(s)),
+        Some(_) => None,
+    })
+}
+
+async fn user_metadata(conn: &mut SqliteConnection, id: &str) -> Result<Metadata, StoreError> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, value FROM volume_metadata WHERE volume_id = ?")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(err)?;
+    Ok(rows.into_iter().collect())
+}
+
+async fn touch(conn: &mut SqliteConnection, id: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE volumes SET updated_at = ? WHERE id = ?")
+        .bind(micros(Utc::now()))
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl VolumeStore for SqlBlockStore {
+    async fn create_volume(
+        &self,
+        v: &Volume,
+        claim: &QuotaClaim,
+        job: &Job,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await.map_err(err)?;
+        claim::check(&mut tx, claim).await?;
+        sqlx::query(
+            "INSERT INTO volumes (id, project_id, user_id, display_name, display_description, \
+             size, new_size, status, attach_status, migration_status, availability_zone, \
+             volume_type_id, snapshot_id, source_volid, bootable, multiattach, encrypted, \
+             replication_status, consistencygroup_id, group_id, host, use_quota, status_reason, \
+             created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&v.id)
+        .bind(&v.project_id)
+        .bind(&v.user_id)
+        .bind(&v.name)
+        .bind(&v.description)
+        .bind(v.size)
+        .bind(v.new_size)
+        .bind(v.status.as_str())
+        .bind(v.attach_status.as_str())
+        .bind(&v.migration_status)
+        .bind(&v.availability_zone)
+        .bind(&v.volume_type_id)
+        .bind(&v.snapshot_id)
+        .bind(&v.source_volid)
+        .bind(v.bootable)
+        .bind(v.multiattach)
+        .bind(v.encrypted)
+        .bind(&v.replication_status)
+        .bind(&v.consistencygroup_id)
+        .bind(&v.group_id)
+        .bind(&v.host)
+        .bind(v.use_quota)
+        .bind(&v.status_reason)
+        .bind(micros(v.created_at))
+        .bind(v.updated_at.map(micros))
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        upsert_metadata(&mut tx, &v.id, &v.metadata).await?;
+        insert_job(&mut tx, job).await?;
+        tx.commit().await.map_err(err)
+    }
+
+    async fn get_volume(&self, id: &str) -> Result<Option<Volume>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(err)?;
+        load_volume(&mut conn, id).await
+    }
+
+    async fn list_volumes(&self, q: &VolumeQuery) -> Result<Vec<Volume>, StoreError> {
+        super::volume_list::list(&self.pool, q).await
+    }
+
+    async fn transition(&self, t: &Transition) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await.map_err(err)?;
+        if let Some(c) = &t.claim {
+            claim::check(&mut tx, c).await?;
+        }
+        let mut b: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE volumes SET status = ");
+        b.push_bind(t.to.as_str())
+            .push(", updated_at = ")
+            .push_bind(micros(Utc::now()));
+        let c = &t.changes;
+        if let Some(size) = c.size {
+            b.push(", size = ").push_bind(size);
+        }
+        if let Some(n) = c.new_size {
+            b.push(", new_size = ").push_bind(n);
+        }
+        if let Some(q) = c.use_quota {
+            b.push(", use_quota = ").push_bind(q);
+        }
+        if let Some(r) = &c.status_reason {
+            b.push(", status_reason = ").push_bind(r.clone());
+        }
+        if let Some(h) = &c.host {
+            b.push(", host = ").push_bind(h.clone());
+        }
+        b.push(" WHERE id = ").push_bind(t.volume_id.clone());
+        b.push(" AND status IN (");
+        let mut from = b.separated(", ");
+        for s in &t.from {
+            from.push_bind(s.as_str());
+        }
+        b.push(")");
+        if t.require_detached {
+            b.push(" AND attach_status = 'detached'");
+        }
+        if t.require_not_migrating {
+            b.push(
+                " AND (migration_status IS NULL OR migration_status IN ('deleting', 'error', 'success'))",
+            );
+        }
+        let applied = b
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?
+            .rows_affected()
+            == 1;
+        if !applied {
+            tx.rollback().await.map_err(err)?;
+            return Ok(false);
+        }
+        if let Some(job) = &t.enqueue {
+            insert_job(&mut tx, job).await?;
+        }
+        if let Some(job_id) = &t.complete_job {
+            sqlx::query("DELETE FROM jobs WHERE id = ?")
+                .bind(job_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(true)
+    }
+
+    async fn update_volume(
+        &self,
+        id: &str,
+        u: &VolumeUpdate,
+        refuse: &[VolumeStatus],
+    ) -> Result<Guarded<()>, StoreError> {
+        let mut tx = self.write_tx().await.map_err(err)?;
+        if let Some(g) = guard(&mut tx, id, refuse).await? {
+            return Ok(g);
+        }
+        if let Some(name) = &u.name {
+            sqlx::query("UPDATE volumes SET display_name = ? WHERE id = ?")
+                .bind(name)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        if let Some(d) = &u.description {
+            sqlx::query("UPDATE volumes SET display_description = ? WHERE id = ?")
+                .bind(d)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        if let Some(md) = &u.metadata {
+            replace_metadata(&mut tx, id, md).await?;
+        }
+        touch(&mut tx, id).await?;
+        tx.commit().await.map_err(err)?;
+        Ok(Guarded::Done(()))
+    }
+
+    async fn set_metadata(
+        &self,
+        id: &str,
+        md: &Metadata,
+        replace: bool,
+        refuse: &[VolumeStatus],
+    ) -> Result<Guarded<Metadata>, StoreError> {
+        let mut tx = self.write_tx().await.map_err(err)?;
+        if let Some(g) = guard(&mut tx, id, refuse).await? {
+            return Ok(match g {
+                Guarded::Refused(s) => Guarded::Refused(s),
+                _ => Guarded::NoSuchVolume,
+            });
+        }
+        if replace {
+            replace_metadata(&mut tx, id, md).await?;
+        } else {
+            upsert_metadata(&mut tx, id, md).await?;
+        }
+        touch(&mut tx, id).await?;
+        let all = user_metadata(&mut tx, id).await?;
+        tx.commit().await.map_err(err)?;
+        Ok(Guarded::Done(all))
+    }
+
+    async fn delete_metadata_key(
+        &self,
+        id: &str,
+        key: &str,
+        refuse: &[VolumeStatus],
+    ) -> Result<Guarded<bool>, StoreError> {
+        let mut tx = self.write_tx().await.map_err(err)?;
+        if let Some(g) = guard(&mut tx, id, refuse).await? {
+            return Ok(match g {
+                Guarded::Refused(s) => Guarded::Refused(s),
+                _ => Guarded::NoSuchVolume,
+            });
+        }
+        let removed = sqlx::query("DELETE FROM volume_metadata WHERE volume_id = ? AND key = ?")
+            .bind(id)
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?
+            .rows_affected()
+            == 1;
+        if removed {
+            touch(&mut tx, id).await?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(Guarded::Done(removed))
+    }
+
+    async fn remove_volume(&self, id: &str, job_id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await.map_err(err)?;
+        let removed = sqlx::query("DELETE FROM volumes WHERE id = ? AND status = 'deleting'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?
+            .rows_affected()
+            == 1;
+        sqlx::query("DELETE FROM jobs WHERE id = ?")
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(removed)
+    }
+
+    async fn volumes_with_status(
+        &self,
+        statuses: &[VolumeStatus],
+    ) -> Result<Vec<Volume>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(err)?;
+        let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {VOLUME_COLUMNS} {VOLUME_FROM} WHERE v.status IN ("
+        ));
+        let mut s = b.separated(", ");
+        for st in statuses {
+            s.push_bind(st.as_str());
+        }
+        b.push(")");
+        let rows: Vec<VolumeRow> = b
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(err)?;
+        let mut volumes = rows
+            .into_iter()
+            .map(VolumeRow::into_volume)
+            .collect::<Result<Vec<_>, _>>()?;
+        attach_metadata(&mut conn, &mut volumes).await?;
+        Ok(volumes)
+    }
+}

@@ -1,0 +1,71 @@
+//! The domain's error enum. The api crate maps each variant to exactly one HTTP status and
+//! Cinder fault name; messages are Cinder's, since scripts match on them.
+
+use crate::ports::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaExceeded {
+    /// The quota resource name (`volumes`, `gigabytes`, `gigabytes___DEFAULT__`, ...).
+    pub resource: String,
+    pub limit: i64,
+    pub in_use: i64,
+    pub requested: i64,
+}
+
+impl QuotaExceeded {
+    /// Cinder's message, prefixed with the exception class name as its API does.
+    pub fn message(&self) -> String {
+        if self.resource.starts_with("gigabytes") {
+            format!(
+                "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed \
+                 {} quota. Requested {}G, quota is {}G and {}G has been consumed.",
+                self.resource, self.requested, self.limit, self.in_use
+            )
+        } else if self.resource.starts_with("snapshots") {
+            format!(
+                "SnapshotLimitExceeded: Maximum number of snapshots allowed ({}) exceeded for \
+                 quota '{}'.",
+                self.limit, self.resource
+            )
+        } else {
+            format!(
+                "VolumeLimitExceeded: Maximum number of volumes allowed ({}) exceeded for quota \
+                 '{}'.",
+                self.limit, self.resource
+            )
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// 400 with the message as given (schema-style errors, "Malformed request body", ...).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 400 "Invalid input received: ..."
+    #[error("Invalid input received: {0}")]
+    InvalidInput(String),
+    /// 400 "Invalid volume: ..."
+    #[error("Invalid volume: {0}")]
+    InvalidVolume(String),
+    /// 403 "Policy doesn't allow <rule> to be performed."
+    #[error("Policy doesn't allow {0} to be performed.")]
+    Forbidden(&'static str),
+    /// 404 with the message as given ("Volume <id> could not be found.").
+    #[error("{0}")]
+    NotFound(String),
+    /// 413 over a quota.
+    #[error("{}", .0.message())]
+    QuotaExceeded(QuotaExceeded),
+    /// 413 over `per_volume_gigabytes`.
+    #[error("VolumeSizeExceedsLimit: Requested volume size {requested}G is larger than maximum allowed limit {limit}G.")]
+    SizeExceedsLimit { requested: i64, limit: i64 },
+    #[error("storage of state failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl DomainError {
+    pub fn volume_not_found(id: &str) -> Self {
+        DomainError::NotFound(format!("Volume {id} could not be found."))
+    }
+}

@@ -1,0 +1,17 @@
+//! The block-storage domain: volumes and their status machine, metadata, quotas and the jobs
+//! that carry asynchronous work. Persistence goes through the traits in [`ports`]; storage work
+//! is done by the workers, which report back through the completion methods of the services.
+
+pub mod context;
+pub mod error;
+pub mod jobs;
+pub mod metadata;
+pub mod ports;
+pub mod quota;
+pub mod settings;
+pub mod volume;
+pub mod volume_type;
+
+pub use context::Caller;
+pub use error::{DomainError, QuotaExceeded};
+pub use settings::{BackendPlacement, DomainSettings};

@@ -1,0 +1,11 @@
+//! Volumes: the record, its status machine, listing queries and the service.
+
+mod model;
+mod query;
+mod service;
+mod status;
+
+pub use model::{Attachment, NewVolume, Volume, VolumeUpdate};
+pub use query::{Filter, FilterValue, SortDir, SortKey, VolumeQuery};
+pub use service::VolumeService;
+pub use status::{AttachStatus, VolumeStatus};

@@ -1,0 +1,494 @@
+//! The volume service: every volume operation of the API, and the completions through which
+//! workers report the end of asynchronous work. Status changes are compare-and-swaps; a lost
+//! race re-reads the volume to give Cinder's answer for the status it actually has.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::sync::Notify;
+
+use super::model::{NewVolume, Volume, VolumeUpdate};
+use super::query::VolumeQuery;
+use super::status::{AttachStatus, VolumeStatus};
+use crate::error::DomainError;
+use crate::jobs::{Job, JobKind};
+use crate::metadata::{self, Metadata};
+use crate::ports::{Guarded, JobStore, StoreError, Transition, VolumeStore, VolumeTypeStore};
+use crate::quota::QuotaService;
+use crate::settings::DomainSettings;
+use crate::volume_type::{VolumeType, DEFAULT_TYPE_NAME};
+use crate::Caller;
+
+/// Largest size Cinder's schema accepts.
+pub const MAX_SIZE_GIB: i64 = 2_147_483_647;
+
+const DELETE_REFUSED: &str = "Volume status must be available or error or error_restoring or \
+     error_extending or error_managing and must not be migrating, attached, belong to a group, \
+     have snapshots, awaiting a transfer, or be disassociated from snapshots after volume \
+     transfer.";
+
+const INTERRUPTED: &str =
+    "The operation was interrupted by a restart of Basalt and could not be resumed.";
+
+pub struct VolumeService {
+    store: Arc<dyn VolumeStore>,
+    jobs: Arc<dyn JobStore>,
+    types: Arc<dyn VolumeTypeStore>,
+    quotas: Arc<QuotaService>,
+    settings: DomainSettings,
+    /// Wakes the workers when a job is written, so that none waits for a poll.
+    job_signal: Arc<Notify>,
+}
+
+impl VolumeService {
+    pub fn new(
+        store: Arc<dyn VolumeStore>,
+        jobs: Arc<dyn JobStore>,
+        types: Arc<dyn VolumeTypeStore>,
+        quotas: Arc<QuotaService>,
+        settings: DomainSettings,
+        job_signal: Arc<Notify>,
+    ) -> Self {
+        VolumeService {
+            store,
+            jobs,
+            types,
+            quotas,
+            settings,
+            job_signal,
+        }
+    }
+
+    pub fn settings(&self) -> &DomainSettings {
+        &self.settings
+    }
+
+    /// Creates the default volume type when missing (first start).
+    pub async fn ensure_default_type(&self) -> Result<VolumeType, DomainError> {
+        if let Some(t) = self.types.find_type_by_name(DEFAULT_TYPE_NAME).await? {
+            return Ok(t);
+        }
+        let t = VolumeType::default_type();
+        match self.types.create_type(&t).await {
+            Ok(()) => Ok(t),
+            // Another node created it first.
+            Err(StoreError::Conflict(_)) => self
+                .types
+                .find_type_by_name(DEFAULT_TYPE_NAME)
+                .await?
+                .ok_or_else(|| DomainError::NotFound("default volume type".into())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn resolve_type(&self, requested: Option<&str>) -> Result<VolumeType, DomainError> {
+        let Some(name_or_id) = requested else {
+            return self.ensure_default_type().await;
+        };
+        if let Some(t) = self.types.get_type(name_or_id).await? {
+            return Ok(t);
+        }
+        self.types
+            .find_type_by_name(name_or_id)
+            .await?
+            .ok_or_else(|| {
+                DomainError::NotFound(format!(
+                    "Volume type with name {name_or_id} could not be found."
+                ))
+            })
+    }
+
+    /// The volume if the caller may see it: another project's volume does not exist for it.
+    pub async fn get(&self, caller: &Caller, id: &str) -> Result<Volume, DomainError> {
+        match self.store.get_volume(id).await? {
+            Some(v) if caller.is_admin || v.project_id == caller.project_id => Ok(v),
+            _ => Err(DomainError::volume_not_found(id)),
+        }
+    }
+
+    pub async fn list(&self, q: &VolumeQuery) -> Result<Vec<Volume>, DomainError> {
+        self.store.list_volumes(q).await.map_err(|e| match e {
+            StoreError::NotFound(m) => DomainError::NotFound(m),
+            other => other.into(),
+        })
+    }
+
+    pub async fn create(&self, caller: &Caller, req: NewVolume) -> Result<Volume, DomainError> {
+        if let Some(s) = &req.snapshot_id {
+            return Err(DomainError::NotFound(format!(
+                "Snapshot {s} could not be found."
+            )));
+        }
+        if let Some(src) = &req.source_volid {
+            self.get(caller, src).await?;
+            return Err(DomainError::InvalidInput(
+                "Creating a volume from another volume is not available yet in Basalt.".into(),
+            ));
+        }
+        if req.image_ref.is_some() {
+            return Err(DomainError::BadRequest(
+                "Invalid image identifier or unable to access requested image.".into(),
+            ));
+        }
+        if let Some(cg) = &req.consistencygroup_id {
+            return Err(DomainError::NotFound(format!(
+                "ConsistencyGroup {cg} could not be found."
+            )));
+        }
+        let size = req.size.ok_or_else(|| {
+            DomainError::InvalidInput("Size must be specified for a new volume.".into())
+        })?;
+        if !(1..=MAX_SIZE_GIB).contains(&size) {
+            return Err(DomainError::InvalidInput(format!(
+                "Volume size '{size}' must be an integer and greater than 0"
+            )));
+        }
+        metadata::validate(&req.metadata, "metadata")?;
+        let ty = self.resolve_type(req.volume_type.as_deref()).await?;
+        let zone = req
+            .availability_zone
+            .clone()
+            .unwrap_or_else(|| self.settings.default_availability_zone.clone());
+        let backend = self
+            .settings
+            .backends
+            .iter()
+            .find(|b| b.availability_zone == zone)
+            .ok_or_else(|| {
+                DomainError::BadRequest(format!("Availability zone '{zone}' is invalid."))
+            })?;
+        let claim = self
+            .quotas
+            .claim(&caller.project_id, &ty, 1, size, Some(size))
+            .await?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let volume = Volume {
+            id: id.clone(),
+            project_id: caller.project_id.clone(),
+            user_id: caller.user_id.clone(),
+            name: req.name,
+            description: req.description,
+            size,
+            new_size: None,
+            status: VolumeStatus::Creating,
+            attach_status: AttachStatus::Detached,
+            migration_status: None,
+            availability_zone: zone,
+            volume_type_id: ty.id.clone(),
+            volume_type_name: Some(ty.name.clone()),
+            snapshot_id: None,
+            source_volid: None,
+            bootable: false,
+            multiattach: req.multiattach,
+            encrypted: false,
+            replication_status: "disabled".into(),
+            consistencygroup_id: None,
+            group_id: None,
+            host: Some(format!(
+                "{}@{}#{}",
+                self.settings.host, backend.name, backend.name
+            )),
+            use_quota: true,
+            status_reason: None,
+            metadata: req.metadata,
+            admin_metadata: Metadata::new(),
+            attachments: vec![],
+            created_at: Utc::now(),
+            updated_at: None,
+        };
+        let job = Job::new(
+            &id,
+            JobKind::CreateVolume {
+                backend: backend.name.clone(),
+                size_gib: size,
+            },
+        );
+        self.store
+            .create_volume(&volume, &claim, &job)
+            .await
+            .map_err(quota_or_store)?;
+        self.job_signal.notify_waiters();
+        Ok(volume)
+    }
+
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        id: &str,
+        update: VolumeUpdate,
+    ) -> Result<Volume, DomainError> {
+        self.get(caller, id).await?;
+        if let Some(md) = &update.metadata {
+            metadata::validate(md, "metadata")?;
+        }
+        match self
+            .store
+            .update_volume(id, &update, &[VolumeStatus::Maintenance])
+            .await?
+        {
+            Guarded::Done(()) => self.get(caller, id).await,
+            Guarded::NoSuchVolume => Err(DomainError::volume_not_found(id)),
+            Guarded::Refused(s) => Err(DomainError::InvalidVolume(format!(
+                "Volume status must not be {s} to update it."
+            ))),
+        }
+    }
+
+    /// Accepts the deletion (202): the volume goes `deleting` and a job removes its storage.
+    /// A volume already `deleting` is accepted again.
+    pub async fn delete(&self, caller: &Caller, id: &str) -> Result<(), DomainError> {
+        let v = self.get(caller, id).await?;
+        if v.status == VolumeStatus::Deleting {
+            return Ok(());
+        }
+        let mut t = Transition::new(id, VolumeStatus::DELETABLE, VolumeStatus::Deleting);
+        t.require_detached = true;
+        t.require_not_migrating = true;
+        t.changes.status_reason = Some(None);
+        t.enqueue = Some(Job::new(
+            id,
+            JobKind::DeleteVolume {
+                backend: v.backend().unwrap_or_default().to_owned(),
+            },
+        ));
+        if self.store.transition(&t).await? {
+            self.job_signal.notify_waiters();
+            return Ok(());
+        }
+        match self.store.get_volume(id).await? {
+            None => Err(DomainError::volume_not_found(id)),
+            Some(now) if now.status == VolumeStatus::Deleting => Ok(()),
+            Some(_) => Err(DomainError::InvalidVolume(DELETE_REFUSED.into())),
+        }
+    }
+
+    /// `os-extend` (v2: from `available` only); the quota for the extra GiB is claimed now.
+    pub async fn extend(
+        &self,
+        caller: &Caller,
+        id: &str,
+        new_size: i64,
+    ) -> Result<(), DomainError> {
+        let v = self.get(caller, id).await?;
+        if v.status != VolumeStatus::Available {
+            return Err(DomainError::InvalidVolume(format!(
+                "Volume {id} status must be available to extend, but current status is: {}.",
+                v.status.shown()
+            )));
+        }
+        if new_size <= v.size || new_size > MAX_SIZE_GIB {
+            return Err(DomainError::InvalidInput(format!(
+                "New size for extend must be greater than current size. (current: {}, \
+                 extended: {new_size}).",
+                v.size
+            )));
+        }
+        let ty = self.resolve_type(Some(&v.volume_type_id)).await?;
+        let claim = self
+            .quotas
+            .claim(&v.project_id, &ty, 0, new_size - v.size, Some(new_size))
+            .await?;
+        let mut t = Transition::new(id, &[VolumeStatus::Available], VolumeStatus::Extending);
+        t.changes.new_size = Some(Some(new_size));
+        t.changes.status_reason = Some(None);
+        t.claim = Some(claim);
+        t.enqueue = Some(Job::new(
+            id,
+            JobKind::ExtendVolume {
+                backend: v.backend().unwrap_or_default().to_owned(),
+                new_size_gib: new_size,
+            },
+        ));
+        if self.store.transition(&t).await.map_err(quota_or_store)? {
+            self.job_signal.notify_waiters();
+            return Ok(());
+        }
+        let now = self.get(caller, id).await?;
+        Err(DomainError::InvalidVolume(format!(
+            "Volume {id} status must be available to extend, but current status is: {}.",
+            now.status.shown()
+        )))
+    }
+
+    // ---- metadata --------------------------------------------------------------------------
+
+    const METADATA_REFUSED: [VolumeStatus; 2] =
+        [VolumeStatus::Maintenance, VolumeStatus::Uploading];
+
+    fn metadata_refused(id: &str, s: VolumeStatus) -> DomainError {
+        DomainError::InvalidVolume(format!(
+            "Volume {id} is in {s} state; its metadata cannot be changed."
+        ))
+    }
+
+    pub async fn metadata(&self, caller: &Caller, id: &str) -> Result<Metadata, DomainError> {
+        Ok(self.get(caller, id).await?.metadata)
+    }
+
+    pub async fn set_metadata(
+        &self,
+        caller: &Caller,
+        id: &str,
+        md: Metadata,
+        replace: bool,
+    ) -> Result<Metadata, DomainError> {
+        let current = self.get(caller, id).await?.metadata;
+        metadata::validate(&md, "metadata")?;
+        let merged = if replace {
+            md.len()
+        } else {
+            md.keys().filter(|k| !current.contains_key(*k)).count() + current.len()
+        };
+        if merged > metadata::MAX_ITEMS {
+            return Err(DomainError::BadRequest(format!(
+                "Invalid input for field/attribute metadata. A volume holds at most {} \
+                 metadata items.",
+                metadata::MAX_ITEMS
+            )));
+        }
+        match self
+            .store
+            .set_metadata(id, &md, replace, &Self::METADATA_REFUSED)
+            .await?
+        {
+            Guarded::Done(all) => Ok(all),
+            Guarded::NoSuchVolume => Err(DomainError::volume_not_found(id)),
+            Guarded::Refused(s) => Err(Self::metadata_refused(id, s)),
+        }
+    }
+
+    pub async fn metadata_item(
+        &self,
+        caller: &Caller,
+        id: &str,
+        key: &str,
+    ) -> Result<String, DomainError> {
+        self.get(caller, id)
+            .await?
+            .metadata
+            .get(key)
+            .cloned()
+            .ok_or_else(|| metadata_key_not_found(id, key))
+    }
+
+    pub async fn delete_metadata_item(
+        &self,
+        caller: &Caller,
+        id: &str,
+        key: &str,
+    ) -> Result<(), DomainError> {
+        self.get(caller, id).await?;
+        match self
+            .store
+            .delete_metadata_key(id, key, &Self::METADATA_REFUSED)
+            .await?
+        {
+            Guarded::Done(true) => Ok(()),
+            Guarded::Done(false) => Err(metadata_key_not_found(id, key)),
+            Guarded::NoSuchVolume => Err(DomainError::volume_not_found(id)),
+            Guarded::Refused(s) => Err(Self::metadata_refused(id, s)),
+        }
+    }
+
+    // ---- completions, called by workers ------------------------------------------------------
+
+    /// Ends a job: success moves the volume on; failure records `reason` for the user and, for
+    /// a create, releases its quota.
+    pub async fn complete(
+        &self,
+        job: &Job,
+        outcome: Result<(), String>,
+    ) -> Result<(), DomainError> {
+        let id = &job.volume_id;
+        let mut t = match (&job.kind, &outcome) {
+            (JobKind::DeleteVolume { .. }, Ok(())) => {
+                self.store.remove_volume(id, &job.id).await?;
+                return Ok(());
+            }
+            (JobKind::CreateVolume { .. }, Ok(())) => {
+                Transition::new(id, &[VolumeStatus::Creating], VolumeStatus::Available)
+            }
+            (JobKind::CreateVolume { .. }, Err(_)) => {
+                let mut t = Transition::new(id, &[VolumeStatus::Creating], VolumeStatus::Error);
+                t.changes.use_quota = Some(false);
+                t
+            }
+            (JobKind::ExtendVolume { new_size_gib, .. }, Ok(())) => {
+                let mut t =
+                    Transition::new(id, &[VolumeStatus::Extending], VolumeStatus::Available);
+                t.changes.size = Some(*new_size_gib);
+                t
+            }
+            (JobKind::ExtendVolume { .. }, Err(_)) => {
+                Transition::new(id, &[VolumeStatus::Extending], VolumeStatus::ErrorExtending)
+            }
+            (JobKind::DeleteVolume { .. }, Err(_)) => {
+                Transition::new(id, &[VolumeStatus::Deleting], VolumeStatus::ErrorDeleting)
+            }
+        };
+        if matches!(job.kind, JobKind::ExtendVolume { .. }) {
+            t.changes.new_size = Some(None);
+        }
+        t.changes.status_reason = Some(outcome.err());
+        t.complete_job = Some(job.id.clone());
+        if !self.store.transition(&t).await? {
+            // The volume left the expected status meanwhile (an admin reset it, say): the job
+            // has nothing left to finish, so it must not run again.
+            tracing::warn!(volume = %id, job = job.kind.name(), "volume no longer in the job's status");
+            self.jobs.finish(&job.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Start-up and periodic repair: leases of dead workers are released (so their jobs run
+    /// again), and a volume in a transitional status with no job to finish it is failed with a
+    /// reason, its quota released. With `restarting`, every lease is released (single node).
+    pub async fn reconcile(&self, restarting: bool) -> Result<usize, DomainError> {
+        let released = if restarting {
+            self.jobs.release_all().await?
+        } else {
+            self.jobs.release_expired(Utc::now()).await?
+        };
+        if released > 0 {
+            tracing::info!(released, "resuming interrupted jobs");
+            self.job_signal.notify_waiters();
+        }
+        let mut failed = 0;
+        for v in self
+            .store
+            .volumes_with_status(VolumeStatus::TRANSITIONAL)
+            .await?
+        {
+            if self.jobs.job_for_volume(&v.id).await?.is_some() {
+                continue;
+            }
+            let to = match v.status {
+                VolumeStatus::Creating => VolumeStatus::Error,
+                VolumeStatus::Deleting => VolumeStatus::ErrorDeleting,
+                _ => VolumeStatus::ErrorExtending,
+            };
+            let mut t = Transition::new(&v.id, &[v.status], to);
+            t.changes.status_reason = Some(Some(INTERRUPTED.into()));
+            t.changes.new_size = Some(None);
+            if v.status == VolumeStatus::Creating {
+                t.changes.use_quota = Some(false);
+            }
+            if self.store.transition(&t).await? {
+                tracing::warn!(volume = %v.id, from = %v.status, to = %to, "stranded volume failed");
+                failed += 1;
+            }
+        }
+        Ok(failed)
+    }
+}
+
+fn metadata_key_not_found(id: &str, key: &str) -> DomainError {
+    DomainError::NotFound(format!("Volume {id} has no metadata with key {key}."))
+}
+
+fn quota_or_store(e: StoreError) -> DomainError {
+    match e {
+        StoreError::QuotaExceeded(q) => DomainError::QuotaExceeded(q),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,125 @@
+//! The `BlockBackend` port: what the volume manager asks of any storage engine. It speaks of
+//! volume names and sizes only; tenants, quotas and HTTP live above it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{BackendStats, BlockDevice, StorageError};
+
+/// One GiB in bytes: volume sizes are whole GiB, as in Cinder.
+pub const GIB: u64 = 1 << 30;
+
+/// The longest volume name a backend accepts; a UUID is 36 characters.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// What a backend can do, for the scheduler's capability filter and the exporters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The driver's short name, e.g. `"file"` (Cinder's `volume_driver`, abridged).
+    pub driver: &'static str,
+    /// Volumes take space only as data is written, so provisioned may exceed total.
+    pub thin_provisioning: bool,
+    /// Copies (snapshots, clones) share blocks with their source instead of copying them.
+    pub reflink: bool,
+    /// [`BlockDevice::discard`] gives space back; when false it still reads back zeros but
+    /// frees nothing.
+    pub discard: bool,
+}
+
+/// A storage engine holding volumes by name.
+///
+/// Names are the volumes' UUID strings and must pass [`validate_name`]. Every method that
+/// changes state is idempotent, because a worker retries a job after a crash without knowing
+/// how far the previous attempt got. Methods on a name that fails [`validate_name`] return
+/// [`StorageError::InvalidName`]; any method may return [`StorageError::Io`].
+#[async_trait]
+pub trait BlockBackend: Send + Sync + 'static {
+    /// This backend's name, as the scheduler and `os-vol-host-attr:host` show it.
+    fn name(&self) -> &str;
+
+    /// Creates a volume of exactly `size_gib` GiB that reads as zeros.
+    ///
+    /// Succeeds without change when the volume already exists with that size. Errors:
+    /// [`StorageError::InvalidSize`] for 0, [`StorageError::AlreadyExists`] when it exists
+    /// with another size, [`StorageError::InsufficientCapacity`] when the backend cannot
+    /// hold it (see [`BackendStats::provisionable_bytes`]).
+    async fn create(&self, name: &str, size_gib: u64) -> Result<(), StorageError>;
+
+    /// Deletes a volume; a missing volume is success.
+    async fn delete(&self, name: &str) -> Result<(), StorageError>;
+
+    /// Grows a volume in place to `new_size_gib`, keeping its data; the new region reads zeros.
+    ///
+    /// Succeeds without change when it already has that size. Errors:
+    /// [`StorageError::NotFound`], [`StorageError::InvalidSize`] for a shrink,
+    /// [`StorageError::InsufficientCapacity`] when the growth does not fit.
+    async fn extend(&self, name: &str, new_size_gib: u64) -> Result<(), StorageError>;
+
+    /// Whether a volume of that name exists.
+    async fn exists(&self, name: &str) -> Result<bool, StorageError>;
+
+    /// The volume's size in bytes. Errors: [`StorageError::NotFound`].
+    async fn size_bytes(&self, name: &str) -> Result<u64, StorageError>;
+
+    /// Opens the volume for block I/O (export, backup). The device keeps the size the volume
+    /// had when opened; open again after an extend. Errors: [`StorageError::NotFound`].
+    async fn open(&self, name: &str) -> Result<Arc<dyn BlockDevice>, StorageError>;
+
+    /// Capacity figures for the scheduler and the capacity check.
+    async fn stats(&self) -> Result<BackendStats, StorageError>;
+
+    /// What this backend can do; fixed for the backend's lifetime.
+    fn capabilities(&self) -> Capabilities;
+}
+
+/// Checks that `name` is safe to use as a file or object name: 1 to [`MAX_NAME_LEN`] ASCII
+/// letters, digits, `-` or `_`. Refusing `/`, `.` and everything else means no name can
+/// reach outside the backend's directory or collide with its temporary files.
+pub fn validate_name(name: &str) -> Result<(), StorageError> {
+    let well_formed = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if well_formed {
+        Ok(())
+    } else {
+        Err(StorageError::InvalidName(name.to_owned()))
+    }
+}
+
+/// Converts a size in GiB to bytes, or `None` if it cannot be represented.
+pub(crate) fn gib_to_bytes(size_gib: u64) -> Option<u64> {
+    size_gib.checked_mul(GIB)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_names_are_accepted() {
+        assert!(validate_name("6f1c0d2e-8a53-4c7e-9d5b-1e0f2a3b4c5d").is_ok());
+        assert!(validate_name("a").is_ok());
+    }
+
+    #[test]
+    fn names_that_could_escape_the_directory_are_refused() {
+        for bad in [
+            "", ".", "..", "../x", "a/b", "/abs", ".hidden", "a b", "é", "a\0b",
+        ] {
+            assert!(
+                matches!(validate_name(bad), Err(StorageError::InvalidName(_))),
+                "{bad:?} should be refused"
+            );
+        }
+        assert!(validate_name(&"a".repeat(MAX_NAME_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn sizes_that_overflow_bytes_are_detected() {
+        assert_eq!(gib_to_bytes(2), Some(2 * GIB));
+        assert_eq!(gib_to_bytes(u64::MAX / GIB + 1), None);
+    }
+}

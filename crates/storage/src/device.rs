@@ -1,0 +1,163 @@
+//! `BlockDevice`: random-access I/O on one opened volume, and its implementation over a file.
+//! Every access is bounds-checked so that no write can grow a volume past its size.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rustix::fs::FallocateFlags;
+
+/// An opened volume, for the exporters (NBD, iSCSI) and the backup worker.
+///
+/// The methods block: async callers run them in `tokio::task::spawn_blocking`. They take
+/// `&self` so that one device can serve concurrent requests from several threads. A range
+/// that does not lie within `0..size()` is refused with `InvalidInput`.
+pub trait BlockDevice: Send + Sync {
+    /// Size in bytes, as it was when the device was opened.
+    fn size(&self) -> u64;
+
+    /// Fills `buf` from `offset`; never returns fewer bytes.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+
+    /// Writes all of `buf` at `offset`. Durable only after [`flush`](Self::flush).
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+
+    /// Makes every completed write durable (fdatasync for a file).
+    fn flush(&self) -> io::Result<()>;
+
+    /// Drops the data in the range: it reads back as zeros afterwards, and a thin backend
+    /// frees the space where it can.
+    fn discard(&self, offset: u64, len: u64) -> io::Result<()>;
+}
+
+/// A volume held in a (sparse) file, read and written with pread/pwrite through the page cache.
+pub struct FileDevice {
+    file: File,
+    size: u64,
+    /// Cleared after the filesystem refuses to punch holes, so later discards go straight to
+    /// writing zeros instead of failing the same syscall again.
+    punch_hole: AtomicBool,
+}
+
+impl FileDevice {
+    /// Wraps a file opened for reading and writing; its current length is the device size.
+    pub fn new(file: File) -> io::Result<Self> {
+        let size = file.metadata()?.len();
+        Ok(Self {
+            file,
+            size,
+            punch_hole: AtomicBool::new(true),
+        })
+    }
+
+    fn check_range(&self, offset: u64, len: u64) -> io::Result<()> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.size => Ok(()),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "range {offset}+{len} lies outside the device of {} bytes",
+                    self.size
+                ),
+            )),
+        }
+    }
+
+    fn write_zeroes(&self, mut offset: u64, len: u64) -> io::Result<()> {
+        const CHUNK: u64 = 1 << 20;
+        let zeros = vec![0u8; CHUNK.min(len) as usize];
+        let end = offset + len;
+        while offset < end {
+            let n = CHUNK.min(end - offset) as usize;
+            self.file.write_all_at(&zeros[..n], offset)?;
+            offset += n as u64;
+        }
+        Ok(())
+    }
+}
+
+impl BlockDevice for FileDevice {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.check_range(offset, buf.len() as u64)?;
+        self.file.read_exact_at(buf, offset)
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.check_range(offset, buf.len() as u64)?;
+        self.file.write_all_at(buf, offset)
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    fn discard(&self, offset: u64, len: u64) -> io::Result<()> {
+        self.check_range(offset, len)?;
+        if len == 0 {
+            return Ok(());
+        }
+        if self.punch_hole.load(Ordering::Relaxed) {
+            // KEEP_SIZE is mandatory with PUNCH_HOLE; it also keeps the volume's size fixed.
+            let mode = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+            match rustix::fs::fallocate(&self.file, mode, offset, len) {
+                Ok(()) => return Ok(()),
+                Err(e) if e == rustix::io::Errno::OPNOTSUPP => {
+                    tracing::debug!("filesystem cannot punch holes; discard writes zeros");
+                    self.punch_hole.store(false, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.write_zeroes(offset, len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(len: u64) -> (tempfile::NamedTempFile, FileDevice) {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        tmp.as_file().set_len(len).unwrap();
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .open(tmp.path())
+            .unwrap();
+        (tmp, FileDevice::new(file).unwrap())
+    }
+
+    #[test]
+    fn writes_past_the_end_are_refused_and_do_not_grow_the_file() {
+        let (tmp, dev) = device(4096);
+        let err = dev.write_at(&[1; 2], 4095).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(dev.write_at(&[1], u64::MAX).is_err());
+        assert_eq!(tmp.as_file().metadata().unwrap().len(), 4096);
+    }
+
+    #[test]
+    fn reads_past_the_end_are_refused() {
+        let (_tmp, dev) = device(4096);
+        let mut buf = [0u8; 8];
+        assert!(dev.read_at(&mut buf, 4090).is_err());
+        assert!(dev.discard(4000, 200).is_err());
+    }
+
+    #[test]
+    fn zero_fallback_clears_the_range() {
+        let (_tmp, dev) = device(3 << 20);
+        dev.write_at(&vec![7u8; 3 << 20], 0).unwrap();
+        dev.write_zeroes(10, (2 << 20) + 5).unwrap();
+        let mut buf = vec![0u8; 3 << 20];
+        dev.read_at(&mut buf, 0).unwrap();
+        assert!(buf[..10].iter().all(|&b| b == 7));
+        assert!(buf[10..(2 << 20) + 15].iter().all(|&b| b == 0));
+        assert!(buf[(2 << 20) + 15..].iter().all(|&b| b == 7));
+    }
+}

@@ -1,0 +1,39 @@
+//! Block storage: the [`BlockBackend`] port the volume manager drives, the local sparse-file
+//! backend, and the [`conformance`] suite that every backend must pass.
+//!
+//! The layer knows volumes only as names (their UUID strings) and sizes in GiB; tenants,
+//! quotas, statuses and HTTP belong to the layers above. Its design:
+//!
+//! - **Idempotent changes.** `create`, `extend` and `delete` succeed when the work is already
+//!   done, because a job may be retried after a crash at any point. A `create` that finds the
+//!   volume with a *different* size refuses ([`StorageError::AlreadyExists`]) rather than
+//!   guess.
+//! - **Backends hand out devices, exporters serve them.** [`BlockBackend::open`] returns a
+//!   [`BlockDevice`] (bounds-checked pread/pwrite, fdatasync, discard); NBD, iSCSI and backup
+//!   build on that and never see a path or a pool.
+//! - **One capacity rule.** [`BackendStats`] carries exact bytes and Cinder's float GiB
+//!   figures as helpers; [`BackendStats::check_capacity`] is the thin-provisioning check of
+//!   Cinder's capacity filter, which backends apply in `create`/`extend` and the scheduler
+//!   can apply to the same stats.
+//! - **Names are checked once, here.** [`validate_name`] admits only `[A-Za-z0-9_-]`, so no
+//!   name can become a path outside a backend's directory.
+//!
+//! [`FileBackend`] keeps each volume as a sparse raw file `<dir>/volume-<name>` (Cinder's
+//! naming). Files are sized with `set_len` and never filled with zeros, made under a hidden
+//! temporary name and renamed into place after an fsync, and the directory is fsynced after
+//! every rename or removal. Capacity comes from `statvfs`, allocation from `st_blocks`, hole
+//! punching from `fallocate`, all through `rustix`, which offers them without `unsafe`.
+//! Blocking calls run on tokio's blocking pool.
+
+mod backend;
+pub mod conformance;
+mod device;
+mod error;
+mod file;
+mod stats;
+
+pub use backend::{validate_name, BlockBackend, Capabilities, GIB, MAX_NAME_LEN};
+pub use device::{BlockDevice, FileDevice};
+pub use error::StorageError;
+pub use file::FileBackend;
+pub use stats::{bytes_to_gib, BackendStats};

@@ -1,0 +1,11 @@
+//! Asynchronous work. Workers lease jobs from the outbox, do the storage work through the
+//! backend the volume lives on, and report through the volume service, which ends the job in
+//! the same transaction as the status change. Nothing here decides a status.
+
+mod manager;
+mod reconciler;
+mod runner;
+
+pub use manager::{Backends, Failure, VolumeManager};
+pub use reconciler::spawn_reconciler;
+pub use runner::{JobRunner, RunnerSettings};

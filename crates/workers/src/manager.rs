@@ -1,0 +1,91 @@
+//! The volume manager: one job's storage work on its backend, and what a failure means for
+//! the user (a reason to show) and for the runner (retry or give up).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use basalt_domain::jobs::{Job, JobKind};
+use basalt_storage::{BlockBackend, StorageError};
+
+pub type Backends = HashMap<String, Arc<dyn BlockBackend>>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Will fail the same way again: the volume goes to its error status with this reason.
+    Permanent(String),
+    /// May succeed later (an I/O error): retried with backoff, then given up with this reason.
+    Transient(String),
+}
+
+pub struct VolumeManager {
+    backends: Backends,
+}
+
+impl VolumeManager {
+    pub fn new(backends: Backends) -> Self {
+        VolumeManager { backends }
+    }
+
+    pub fn backend(&self, name: &str) -> Option<&Arc<dyn BlockBackend>> {
+        self.backends.get(name)
+    }
+
+    fn on(&self, name: &str) -> Result<&Arc<dyn BlockBackend>, Failure> {
+        self.backends.get(name).ok_or_else(|| {
+            Failure::Permanent(format!("Backend '{name}' is not configured on this host."))
+        })
+    }
+
+    /// Does the job's storage work; idempotent, because a job may run again after a crash.
+    pub async fn run(&self, job: &Job) -> Result<(), Failure> {
+        let id = job.volume_id.as_str();
+        match &job.kind {
+            JobKind::CreateVolume { backend, size_gib } => {
+                let b = self.on(backend)?;
+                b.create(id, gib(*size_gib)?)
+                    .await
+                    .map_err(|e| explain(backend, e))
+            }
+            JobKind::ExtendVolume {
+                backend,
+                new_size_gib,
+            } => {
+                let b = self.on(backend)?;
+                b.extend(id, gib(*new_size_gib)?)
+                    .await
+                    .map_err(|e| explain(backend, e))
+            }
+            JobKind::DeleteVolume { backend } => {
+                // A volume never placed has no storage to remove.
+                if backend.is_empty() {
+                    return Ok(());
+                }
+                let b = self.on(backend)?;
+                b.delete(id).await.map_err(|e| explain(backend, e))
+            }
+        }
+    }
+}
+
+fn gib(n: i64) -> Result<u64, Failure> {
+    u64::try_from(n).map_err(|_| Failure::Permanent(format!("Invalid size {n} GiB.")))
+}
+
+/// What the user reads for each storage failure.
+fn explain(backend: &str, e: StorageError) -> Failure {
+    match e {
+        StorageError::InsufficientCapacity {
+            requested_gib,
+            available_gib,
+        } => Failure::Permanent(format!(
+            "Backend '{backend}' does not have enough capacity: {requested_gib} GiB requested, \
+             {available_gib} GiB available under its over-subscription ratio."
+        )),
+        StorageError::Io(io) => {
+            Failure::Transient(format!("Storage I/O error on backend '{backend}': {io}"))
+        }
+        other => Failure::Permanent(format!(
+            "Backend '{backend}' refused the operation: {other}."
+        )),
+    }
+}

@@ -1,0 +1,26 @@
+//! The reconciler: at start-up every lease of the previous process is released (its jobs run
+//! again) and stranded volumes are failed; then, periodically, leases of dead workers expire.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use basalt_domain::volume::VolumeService;
+use tokio::sync::watch;
+
+pub fn spawn_reconciler(
+    volumes: Arc<VolumeService>,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(e) = volumes.reconcile(false).await {
+                tracing::error!(error = %e, "reconciliation failed");
+            }
+        }
+    })
+}

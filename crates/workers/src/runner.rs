@@ -1,0 +1,157 @@
+//! The job runner: a few tasks that lease jobs, run them, and report the outcome. A new job
+//! wakes them at once (the volume service signals); a poll catches jobs written by other nodes
+//! and retries that come due.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use basalt_domain::jobs::Job;
+use basalt_domain::ports::JobStore;
+use basalt_domain::volume::VolumeService;
+use chrono::Utc;
+use tokio::sync::{watch, Notify};
+
+use crate::manager::{Failure, VolumeManager};
+
+#[derive(Debug, Clone)]
+pub struct RunnerSettings {
+    pub workers: usize,
+    pub lease: Duration,
+    pub poll: Duration,
+    /// Attempts for a transient failure before it becomes the volume's error.
+    pub max_attempts: u32,
+    pub first_backoff: Duration,
+}
+
+impl Default for RunnerSettings {
+    fn default() -> Self {
+        RunnerSettings {
+            workers: 4,
+            lease: Duration::from_secs(300),
+            poll: Duration::from_secs(1),
+            max_attempts: 5,
+            first_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+pub struct JobRunner {
+    jobs: Arc<dyn JobStore>,
+    volumes: Arc<VolumeService>,
+    manager: Arc<VolumeManager>,
+    signal: Arc<Notify>,
+    settings: RunnerSettings,
+    owner: String,
+}
+
+impl JobRunner {
+    pub fn new(
+        jobs: Arc<dyn JobStore>,
+        volumes: Arc<VolumeService>,
+        manager: Arc<VolumeManager>,
+        signal: Arc<Notify>,
+        settings: RunnerSettings,
+    ) -> Arc<Self> {
+        Arc::new(JobRunner {
+            jobs,
+            volumes,
+            manager,
+            signal,
+            settings,
+            owner: format!("runner-{}", uuid::Uuid::new_v4()),
+        })
+    }
+
+    /// Leases and runs one job; false when none was runnable.
+    pub async fn run_one(&self) -> bool {
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
+        let job = match self.jobs.lease(&self.owner, now, until).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::error!(error = %e, "leasing a job failed");
+                return false;
+            }
+        };
+        self.execute(job).await;
+        true
+    }
+
+    /// Runs every runnable job, then returns how many ran (tests drive the runner with this).
+    pub async fn run_pending(&self) -> usize {
+        let mut n = 0;
+        while self.run_one().await {
+            n += 1;
+        }
+        n
+    }
+
+    async fn execute(&self, job: Job) {
+        let started = std::time::Instant::now();
+        let outcome = self.manager.run(&job).await;
+        let kind = job.kind.name();
+        let reported = match outcome {
+            Ok(()) => self.volumes.complete(&job, Ok(())).await,
+            Err(Failure::Permanent(reason)) => {
+                tracing::warn!(volume = %job.volume_id, job = kind, %reason, "job failed");
+                self.volumes.complete(&job, Err(reason)).await
+            }
+            Err(Failure::Transient(reason)) if job.attempts + 1 < self.settings.max_attempts => {
+                let backoff = self.settings.first_backoff * 2u32.saturating_pow(job.attempts);
+                let run_after =
+                    Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
+                tracing::warn!(volume = %job.volume_id, job = kind, %reason, attempt = job.attempts + 1, "job will be retried");
+                self.jobs
+                    .retry_later(&job.id, job.attempts + 1, run_after, &reason)
+                    .await
+                    .map_err(Into::into)
+            }
+            Err(Failure::Transient(reason)) => {
+                tracing::warn!(volume = %job.volume_id, job = kind, %reason, "job gave up after retries");
+                self.volumes.complete(&job, Err(reason)).await
+            }
+        };
+        match reported {
+            Ok(()) => {
+                tracing::debug!(volume = %job.volume_id, job = kind, ms = started.elapsed().as_millis() as u64, "job done")
+            }
+            // The lease runs out and the job is retried: nothing is lost.
+            Err(e) => {
+                tracing::error!(volume = %job.volume_id, job = kind, error = %e, "recording a job's outcome failed")
+            }
+        }
+    }
+
+    /// Starts the worker tasks; they stop when `shutdown` turns true, after their current job.
+    pub fn spawn(
+        self: &Arc<Self>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..self.settings.workers.max(1))
+            .map(|_| {
+                let me = self.clone();
+                let mut shutdown = shutdown.clone();
+                tokio::spawn(async move {
+                    loop {
+                        if *shutdown.borrow() {
+                            return;
+                        }
+                        let notified = me.signal.notified();
+                        tokio::pin!(notified);
+                        // Registered before looking, so that a job written meanwhile wakes us.
+                        notified.as_mut().enable();
+                        if me.run_one().await {
+                            continue;
+                        }
+                        tokio::select! {
+                            _ = &mut notified => {}
+                            _ = tokio::time::sleep(me.settings.poll) => {}
+                            _ = shutdown.changed() => {}
+                        }
+                    }
+                })
+            })
+            .collect()
+    }
+}
