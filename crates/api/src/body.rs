@@ -1,10 +1,48 @@
 //! Reading a JSON request body: the media type (415), the size limit (413), and syntax (400)
 //! are checked here, so that no handler ever sees axum's plain-text rejections.
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::http::{header, HeaderMap};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
+
+/// How much of a refused body is still read and thrown away, and for how long: HTTP clients
+/// send their whole body before reading the answer, and a connection closed under them hides
+/// the 413 behind a reset.
+const DRAIN_BYTES: usize = 64 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// Reads and discards what is left of a refused body, within bounds.
+pub async fn drain(mut body: Body) {
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > DRAIN_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// The body's bytes, or `TooLarge` (after draining) once it passes `limit`.
+async fn collect(mut body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let mut buf = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyError::Malformed(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                drain(body).await;
+                return Err(BodyError::TooLarge);
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf)
+}
 
 #[derive(Debug)]
 pub enum BodyError {
@@ -35,23 +73,11 @@ pub async fn read_json<T: DeserializeOwned>(
     limit: usize,
 ) -> Result<T, BodyError> {
     let present = content_type(headers);
-    if let Some(ct) = &present {
-        if !JSON_TYPES.contains(&ct.as_str()) {
-            return Err(BodyError::UnsupportedMediaType);
-        }
+    if let Err(e) = precheck(headers, limit) {
+        drain(body).await;
+        return Err(e);
     }
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(BodyError::TooLarge);
-    }
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(BodyError::TooLarge),
-        Err(e) => return Err(BodyError::Malformed(e.to_string())),
-    };
+    let bytes = collect(body, limit).await?;
     // Like Cinder, a body without any Content-Type is treated as absent.
     if present.is_none() || bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(BodyError::Malformed("The request body is empty.".into()));

@@ -8,10 +8,6 @@ pub fn keystone(t: DateTime<Utc>) -> String {
 }
 
 /// `2026-12-03T17:14:05.123456`: block-storage resources (gophercloud rejects a `Z`).
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "used by the volume views of the next issues")
-)]
 pub fn cinder(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }

@@ -1,7 +1,7 @@
 //! Keystone's error body, `{"error": {"code", "title", "message"}}`, and the one mapping from
-//! identity errors to HTTP statuses. A 401 always carries `WWW-Authenticate`.
+//! identity errors to HTTP statuses. The router adds `WWW-Authenticate` to every 401.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use basalt_identity::IdentityError;
 use serde_json::json;
@@ -12,8 +12,6 @@ use crate::body::BodyError;
 pub struct KeystoneError {
     pub status: StatusCode,
     pub message: String,
-    /// The identity endpoint's public URL, named in `WWW-Authenticate` on 401.
-    pub auth_uri: Option<String>,
 }
 
 pub const UNAUTHORIZED_MESSAGE: &str = "The request you have made requires authentication.";
@@ -23,7 +21,6 @@ impl KeystoneError {
         KeystoneError {
             status,
             message: message.into(),
-            auth_uri: None,
         }
     }
 
@@ -101,14 +98,7 @@ impl IntoResponse for KeystoneError {
             "title": title(self.status),
             "message": self.message,
         }});
-        let mut resp = (self.status, axum::Json(body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            let uri = self.auth_uri.unwrap_or_default();
-            if let Ok(v) = HeaderValue::from_str(&format!("Keystone uri=\"{uri}\"")) {
-                resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-            }
-        }
-        resp
+        (self.status, axum::Json(body)).into_response()
     }
 }
 

@@ -35,12 +35,6 @@ impl Caller {
     }
 }
 
-pub fn unauthorized(state: &ApiState) -> KeystoneError {
-    let mut e = KeystoneError::unauthorized();
-    e.auth_uri = Some(state.urls.identity.clone());
-    e
-}
-
 impl FromRequestParts<ApiState> for Caller {
     type Rejection = KeystoneError;
 
@@ -53,13 +47,13 @@ impl FromRequestParts<ApiState> for Caller {
             .get("x-auth-token")
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| unauthorized(state))?
+            .ok_or_else(KeystoneError::unauthorized)?
             .to_owned();
         let token = state
             .identity
             .validate(&raw)
             .await
-            .map_err(|_| unauthorized(state))?;
+            .map_err(|_| KeystoneError::unauthorized())?;
         Ok(Caller { token })
     }
 }

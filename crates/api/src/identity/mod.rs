@@ -96,8 +96,29 @@ pub fn router(state: ApiState) -> Router {
         .route("/v3/domains/{domain_id}", get(v3_projects::show_domain))
         .fallback(not_found)
         .method_not_allowed_fallback(bad_method)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            www_authenticate,
+        ))
         .layer(middleware::from_fn(request_id::identity))
         .with_state(state)
+}
+
+/// Every 401 names the identity endpoint, as Keystone's do.
+async fn www_authenticate(
+    axum::extract::State(s): axum::extract::State<ApiState>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let mut resp = next.run(req).await;
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        let value = format!("Keystone uri=\"{}\"", s.urls.identity);
+        if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
+            resp.headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, v);
+        }
+    }
+    resp
 }
 
 async fn not_found() -> impl IntoResponse {

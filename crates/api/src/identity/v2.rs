@@ -133,23 +133,16 @@ async fn scope(s: &ApiState, auth: &AuthV2) -> KsResult<ScopeRequest> {
     })
 }
 
-pub async fn issue(State(s): State<ApiState>, KsJson(req): KsJson<TokensRequest>) -> Response {
-    match issue_inner(&s, req).await {
-        Ok(r) => r,
-        Err(mut e) => {
-            e.auth_uri = Some(s.urls.identity.clone());
-            e.into_response()
-        }
-    }
-}
-
-async fn issue_inner(s: &ApiState, req: TokensRequest) -> KsResult<Response> {
+pub async fn issue(
+    State(s): State<ApiState>,
+    KsJson(req): KsJson<TokensRequest>,
+) -> KsResult<Response> {
     let auth = req
         .auth
         .ok_or_else(|| KeystoneError::bad_request("Expecting to find auth in request body -"))?;
     let request = AuthRequest {
         credentials: credentials(&auth)?,
-        scope: scope(s, &auth).await?,
+        scope: scope(&s, &auth).await?,
     };
     let issued = s.identity.issue_token(request).await?;
     let catalog = issued

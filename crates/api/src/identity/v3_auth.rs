@@ -142,17 +142,8 @@ pub async fn issue(
     State(s): State<ApiState>,
     Query(q): Query<HashMap<String, String>>,
     KsJson(req): KsJson<AuthTokensRequest>,
-) -> Response {
-    match issue_inner(&s, req, q.contains_key("nocatalog")).await {
-        Ok(r) => r,
-        Err(mut e) => {
-            e.auth_uri = Some(s.urls.identity.clone());
-            e.into_response()
-        }
-    }
-}
-
-async fn issue_inner(s: &ApiState, req: AuthTokensRequest, nocatalog: bool) -> KsResult<Response> {
+) -> KsResult<Response> {
+    let nocatalog = q.contains_key("nocatalog");
     let auth = req.auth.ok_or_else(|| missing("auth"))?;
     let identity = auth.identity.as_ref().ok_or_else(|| missing("identity"))?;
     let request = AuthRequest {
@@ -161,7 +152,7 @@ async fn issue_inner(s: &ApiState, req: AuthTokensRequest, nocatalog: bool) -> K
     };
     let issued = s.identity.issue_token(request).await?;
     Ok(token_response(
-        s,
+        &s,
         StatusCode::CREATED,
         &issued.id,
         &issued.info,

@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use basalt_domain::Caller;
 use basalt_identity::TokenInfo;
 
 use super::fault::ApiError;
@@ -19,17 +20,26 @@ use crate::state::ApiState;
 #[derive(Debug, Clone)]
 pub struct Context {
     pub token: Arc<TokenInfo>,
-    #[expect(
-        dead_code,
-        reason = "microversioned handlers arrive with the resources"
-    )]
     pub version: ApiVersion,
 }
 
 impl Context {
-    #[expect(dead_code, reason = "admin-only handlers arrive with the resources")]
     pub fn is_admin(&self) -> bool {
         self.token.is_admin()
+    }
+
+    /// The token's project, which the project check has made equal to the URL's.
+    pub fn project_id(&self) -> &str {
+        self.token.project_id().unwrap_or_default()
+    }
+
+    /// The domain's view of the caller.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            user_id: self.token.user.id.clone(),
+            project_id: self.project_id().to_owned(),
+            is_admin: self.is_admin(),
+        }
     }
 }
 

@@ -18,8 +18,60 @@ pub struct Extension {
     pub links: [(); 0],
 }
 
-/// The implemented extensions. Empty until the first extension resource lands.
-pub const EXTENSIONS: &[Extension] = &[];
+const fn ext(
+    alias: &'static str,
+    name: &'static str,
+    description: &'static str,
+    updated: &'static str,
+) -> Extension {
+    Extension {
+        alias,
+        name,
+        description,
+        updated,
+        links: [],
+    }
+}
+
+/// The implemented extensions, with Cinder's names, descriptions and dates.
+pub const EXTENSIONS: &[Extension] = &[
+    ext(
+        "os-quota-class-sets",
+        "QuotaClasses",
+        "Quota classes management support.",
+        "2012-03-12T00:00:00+00:00",
+    ),
+    ext(
+        "os-quota-sets",
+        "Quotas",
+        "Quota management support.",
+        "2011-08-08T00:00:00+00:00",
+    ),
+    ext(
+        "os-used-limits",
+        "UsedLimits",
+        "Provide data on limited resources that are being used.",
+        "2013-10-03T00:00:00+00:00",
+    ),
+    ext(
+        "os-vol-host-attr",
+        "VolumeHostAttribute",
+        "Expose host as an attribute of a volume.",
+        "2011-11-03T00:00:00+00:00",
+    ),
+    ext(
+        "os-vol-mig-status-attr",
+        "VolumeMigStatusAttribute",
+        "Expose migration_status as an attribute of a volume.",
+        "2013-08-08T00:00:00+00:00",
+    ),
+    ext(
+        "os-vol-tenant-attr",
+        "VolumeTenantAttribute",
+        "Expose the internal project_id as an attribute of a volume.",
+        "2011-11-03T00:00:00+00:00",
+    ),
+];
 
 #[derive(Serialize)]
 pub struct ExtensionList {

@@ -1,9 +1,10 @@
 //! Cinder's fault envelope, `{"<faultName>": {"code", "message"}}`, and the one mapping from
-//! API errors to HTTP. Authentication failures use keystonemiddleware's body instead, as a
+//! API and domain errors to HTTP. Authentication failures use keystonemiddleware's body instead, as a
 //! real Cinder behind keystonemiddleware does.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use basalt_domain::DomainError;
 use serde_json::json;
 
 use crate::body::BodyError;
@@ -16,7 +17,6 @@ pub enum ApiError {
     Unauthorized {
         auth_uri: String,
     },
-    #[expect(dead_code, reason = "policy checks arrive with the admin resources")]
     Forbidden(String),
     NotFound(String),
     BadMethod,
@@ -73,6 +73,27 @@ impl From<BodyError> for ApiError {
     }
 }
 
+/// The one mapping of domain failures to Cinder faults. Storage failures are logged here and
+/// answered with the generic 500, so that no internal detail reaches a client.
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::BadRequest(_)
+            | DomainError::InvalidInput(_)
+            | DomainError::InvalidVolume(_) => ApiError::BadRequest(e.to_string()),
+            DomainError::Forbidden(_) => ApiError::Forbidden(e.to_string()),
+            DomainError::NotFound(m) => ApiError::NotFound(m),
+            DomainError::QuotaExceeded(_) | DomainError::SizeExceedsLimit { .. } => {
+                ApiError::OverLimit(e.to_string())
+            }
+            DomainError::Store(inner) => {
+                tracing::error!(error = %inner, "block-storage state could not be read or written");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Unauthorized { auth_uri } = &self {
@@ -88,9 +109,14 @@ impl IntoResponse for ApiError {
             return resp;
         }
         let (status, fault, message) = self.parts();
-        let body = json!({ fault: {"code": status.as_u16(), "message": message} });
-        let mut resp = (status, axum::Json(body)).into_response();
-        if matches!(self, ApiError::OverLimit(_)) {
+        let over_limit = matches!(self, ApiError::OverLimit(_));
+        let mut detail = json!({"code": status.as_u16(), "message": message});
+        if over_limit {
+            // Cinder copies the Retry-After header into the fault body.
+            detail["retryAfter"] = json!("0");
+        }
+        let mut resp = (status, axum::Json(json!({ fault: detail }))).into_response();
+        if over_limit {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("0"));
         }

@@ -1,17 +1,26 @@
 //! The block-storage API (default port 8776): `/`, `/v2/{project_id}/...` and
 //! `/v3/{project_id}/...`, served by the same handlers; `/v3` adds microversions.
 
+mod actions;
 mod auth;
 mod extensions;
 mod fault;
+mod limits;
+mod links;
+mod metadata;
 mod microversion;
+mod quotas;
+mod schema;
 mod versions;
+mod volume_requests;
+mod volume_views;
+mod volumes;
 
 use axum::extract::Request;
 use axum::http::Uri;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tower::Layer;
 
@@ -29,6 +38,53 @@ fn project_routes() -> Router<ApiState> {
     Router::new()
         .route("/{project_id}/extensions", get(extensions::list))
         .route("/{project_id}/extensions/{alias}", get(extensions::show))
+        .route("/{project_id}/limits", get(limits::show))
+        .merge(volume_routes())
+        .merge(quota_routes())
+}
+
+fn volume_routes() -> Router<ApiState> {
+    Router::new()
+        .route(
+            "/{project_id}/volumes",
+            get(volumes::list).post(volumes::create),
+        )
+        .route("/{project_id}/volumes/detail", get(volumes::detail))
+        .route(
+            "/{project_id}/volumes/{id}",
+            get(volumes::show)
+                .put(volumes::update)
+                .delete(volumes::delete),
+        )
+        .route("/{project_id}/volumes/{id}/action", post(actions::act))
+        .route(
+            "/{project_id}/volumes/{id}/metadata",
+            get(metadata::list)
+                .post(metadata::merge)
+                .put(metadata::replace),
+        )
+        .route(
+            "/{project_id}/volumes/{id}/metadata/{key}",
+            get(metadata::show)
+                .put(metadata::set)
+                .delete(metadata::delete),
+        )
+}
+
+fn quota_routes() -> Router<ApiState> {
+    Router::new()
+        .route(
+            "/{project_id}/os-quota-sets/{target}",
+            get(quotas::show).put(quotas::update).delete(quotas::reset),
+        )
+        .route(
+            "/{project_id}/os-quota-sets/{target}/defaults",
+            get(quotas::defaults),
+        )
+        .route(
+            "/{project_id}/os-quota-class-sets/{class}",
+            get(quotas::show_class).put(quotas::update_class),
+        )
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -79,7 +135,10 @@ async fn guard_body(
 ) -> axum::response::Response {
     match crate::body::precheck(req.headers(), state.max_body_bytes) {
         Ok(()) => next.run(req).await,
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => {
+            crate::body::drain(req.into_body()).await;
+            ApiError::from(e).into_response()
+        }
     }
 }
 

@@ -122,46 +122,50 @@ impl QuotaService {
         self.class_set(DEFAULT_CLASS).await
     }
 
-    /// Checks names and values, and that no limit falls below what is in use.
+    /// Checks names and values (Cinder's messages), and that no limit falls below what is in
+    /// use. `what` is "quota set" or "quota class set".
     async fn checked(
         &self,
         changes: &BTreeMap<String, serde_json::Value>,
         usage: Option<&Usage>,
+        what: &str,
     ) -> Result<BTreeMap<String, i64>, DomainError> {
         let known = self.resources().await?;
+        let ignored = |k: &str| ["id", "tenant_id", "class_name"].contains(&k);
         let bad: Vec<&str> = changes
             .keys()
-            .filter(|k| !known.contains(k) && !["id", "tenant_id"].contains(&k.as_str()))
+            .filter(|k| !known.contains(k) && !ignored(k))
             .map(String::as_str)
             .collect();
         if !bad.is_empty() {
             return Err(DomainError::BadRequest(format!(
-                "Bad key(s) in quota set: {}",
-                bad.join(",")
+                "Bad key(s) in {what}: {}",
+                bad.join(", ")
             )));
         }
         let mut out = BTreeMap::new();
-        for (k, v) in changes {
-            if k == "id" || k == "tenant_id" {
-                continue;
-            }
+        for (k, v) in changes.iter().filter(|(k, _)| !ignored(k)) {
             let n = match v {
                 serde_json::Value::Number(n) => n.as_i64(),
                 serde_json::Value::String(s) => s.trim().parse().ok(),
                 _ => None,
             }
-            .filter(|n| *n >= -1)
-            .ok_or_else(|| {
-                DomainError::InvalidInput(format!(
-                    "Quota limit {v} for {k} must be an integer greater than or equal to -1."
-                ))
-            })?;
+            .ok_or_else(|| DomainError::BadRequest(format!("{k} must be an integer.")))?;
+            if n < -1 {
+                return Err(DomainError::BadRequest(format!("{k} must be >= -1")));
+            }
+            if n > i64::from(i32::MAX) {
+                return Err(DomainError::BadRequest(format!(
+                    "{k} must be <= {}",
+                    i32::MAX
+                )));
+            }
             if let Some(usage) = usage {
                 let used = usage.of(k);
                 if n != -1 && k != "per_volume_gigabytes" && n < used {
-                    return Err(DomainError::InvalidInput(format!(
-                        "Quota limit {n} for {k} must be equal or greater than existing \
-                         resources. Current usage is {used} and the requested limit is {n}."
+                    return Err(DomainError::BadRequest(format!(
+                        "Quota {k} limit must be equal or greater than existing resources. \
+                         Current usage is {used} and the requested limit is {n}."
                     )));
                 }
             }
@@ -180,7 +184,7 @@ impl QuotaService {
             return Err(DomainError::Forbidden("volume_extension:quotas:update"));
         }
         let usage = self.store.usage(target).await?;
-        let values = self.checked(changes, Some(&usage)).await?;
+        let values = self.checked(changes, Some(&usage), "quota set").await?;
         let mut mine = self.store.project_limits(target).await?;
         mine.extend(values);
         self.store.set_project_limits(target, &mine).await?;
@@ -214,7 +218,7 @@ impl QuotaService {
         if !caller.is_admin {
             return Err(DomainError::Forbidden("volume_extension:quota_classes"));
         }
-        let values = self.checked(changes, None).await?;
+        let values = self.checked(changes, None, "quota class set").await?;
         let mut current = self.store.class_limits(class).await?;
         current.extend(values);
         self.store.set_class_limits(class, &current).await?;

@@ -290,12 +290,29 @@ impl Identity {
         Ok(self.store.list_roles(filter).await?)
     }
 
+    /// Tokens carry a snapshot of their roles, so the tokens of every user who held the role
+    /// on a project are revoked for that project, and no others.
     pub async fn delete_role(&self, id: &str) -> Result<(), IdentityError> {
+        let holders = self
+            .store
+            .list_assignments(&AssignmentFilter {
+                role_id: Some(id.to_owned()),
+                ..Default::default()
+            })
+            .await?;
         if !self.store.delete_role(id).await? {
             return Err(IdentityError::not_found("role", id));
         }
-        // Tokens carrying the role keep a snapshot of it: revoke them all (rare operation).
-        self.revoke_matching(TokenRevocation::default()).await
+        for a in holders {
+            self.store
+                .revoke_tokens(&TokenRevocation {
+                    user_id: Some(a.user_id),
+                    project_id: Some(a.project_id),
+                })
+                .await?;
+        }
+        self.cache.clear();
+        Ok(())
     }
 
     pub async fn grant_role(
