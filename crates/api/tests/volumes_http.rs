@@ -296,6 +296,25 @@ async fn create_with_unknown_type_or_zone_is_refused() {
     assert_eq!(bad_request(&r), "Availability zone 'mars' is invalid.");
 }
 
+#[tokio::test]
+async fn a_size_no_backend_could_ever_hold_is_refused_and_changes_nothing() {
+    let a = app().await;
+    let admin = Client::admin(&a).await;
+    let r = admin
+        .post("volumes", json!({"volume": {"size": 2147483647}}))
+        .await;
+    assert!(
+        bad_request(&r).starts_with(
+            "Invalid input received: Volume size 2147483647G is larger than backend 'file' can ever hold"
+        ),
+        "{:?}",
+        r.body
+    );
+    let list = admin.get("volumes").await;
+    assert_eq!(list.body["volumes"], json!([]));
+    assert_eq!(a.run_jobs().await, 0);
+}
+
 // ---- update and delete ---------------------------------------------------------------------
 
 #[tokio::test]

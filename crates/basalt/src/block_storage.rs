@@ -81,16 +81,19 @@ pub async fn build(
         max_page_size: cfg.volumes.max_page_size.max(1),
     };
     let quotas = Arc::new(QuotaService::new(store.clone(), store.clone()));
-    let volumes = Arc::new(VolumeService::new(
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        quotas.clone(),
-        settings,
-        signal.clone(),
-    ));
-    volumes.ensure_default_type().await?;
     let manager = Arc::new(VolumeManager::new(backends(cfg, data_dir)?));
+    let volumes = Arc::new(
+        VolumeService::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            quotas.clone(),
+            settings,
+            signal.clone(),
+        )
+        .with_capacity(manager.clone()),
+    );
+    volumes.ensure_default_type().await?;
     let runner = JobRunner::new(
         store,
         volumes.clone(),

@@ -12,6 +12,7 @@ pub mod settings;
 pub mod volume;
 pub mod volume_type;
 
+pub use async_trait::async_trait;
 pub use context::Caller;
 pub use error::{DomainError, QuotaExceeded};
 pub use settings::{BackendPlacement, DomainSettings};

@@ -190,3 +190,10 @@ pub trait VolumeTypeStore: Send + Sync + 'static {
     async fn list_types(&self) -> Result<Vec<VolumeType>, StoreError>;
     async fn create_type(&self, t: &VolumeType) -> Result<(), StoreError>;
 }
+
+/// What the storage side knows of its own limits, asked before a request is accepted.
+#[async_trait]
+pub trait Capacity: Send + Sync + 'static {
+    /// The largest volume (GiB) the backend could ever hold; `None` when unknown.
+    async fn largest_volume_gib(&self, backend: &str) -> Option<i64>;
+}

@@ -71,6 +71,10 @@ pub trait BlockBackend: Send + Sync + 'static {
 
     /// What this backend can do; fixed for the backend's lifetime.
     fn capabilities(&self) -> Capabilities;
+
+    /// The largest volume this backend could ever hold, empty, in GiB: a request above it can
+    /// be refused at once instead of failing later.
+    async fn largest_volume_gib(&self) -> Result<u64, StorageError>;
 }
 
 /// Checks that `name` is safe to use as a file or object name: 1 to [`MAX_NAME_LEN`] ASCII

@@ -34,9 +34,11 @@ struct Inner {
     over_subscription_ratio: f64,
     reserved_percentage: u8,
     /// Serialises create, extend and delete, so the capacity check and the change it allows
-    /// happen as one step: two concurrent creates cannot both take the last free space.
+    /// happen as one step: two concurrent creates cannot both take the last free space. It
+    /// guards the bytes provisioned to volumes, counted once at start and kept up to date, so
+    /// that a capacity check costs a `statvfs`, not a scan of every volume file.
     /// A std mutex, because it is only ever taken on a blocking thread.
-    changes: Mutex<()>,
+    changes: Mutex<u64>,
 }
 
 impl FileBackend {
@@ -60,13 +62,14 @@ impl FileBackend {
         }
         fs::create_dir_all(&dir)?;
         let (reflink, discard) = probe_features(&dir)?;
+        let provisioned = scan(&dir)?.1;
         tracing::debug!(dir = %dir.display(), reflink, discard, "file backend ready");
         Ok(Self {
             inner: Arc::new(Inner {
                 dir,
                 over_subscription_ratio,
                 reserved_percentage,
-                changes: Mutex::new(()),
+                changes: Mutex::new(provisioned),
             }),
             name: "file".to_owned(),
             capabilities: Capabilities {
@@ -172,6 +175,20 @@ impl BlockBackend for FileBackend {
     fn capabilities(&self) -> Capabilities {
         self.capabilities.clone()
     }
+
+    async fn largest_volume_gib(&self) -> Result<u64, StorageError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || inner.capacity(0))
+            .await
+            .map_err(|e| StorageError::Io(io::Error::other(e)))?
+            .map(|empty| {
+                // What an empty backend could provision, by the thin-provisioning rule alone.
+                let reserved = f64::from(empty.reserved_percentage.min(100)) / 100.0;
+                let bytes =
+                    empty.total_bytes as f64 * (1.0 - reserved) * empty.max_over_subscription_ratio;
+                (bytes / GIB as f64).floor() as u64
+            })
+    }
 }
 
 impl Inner {
@@ -191,7 +208,7 @@ impl Inner {
                 "a volume needs at least 1 GiB".into(),
             ));
         }
-        let _guard = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut provisioned = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
         let path = self.volume_path(name);
         match fs::metadata(&path) {
             Ok(meta) if Some(meta.len()) == gib_to_bytes(size_gib) => return Ok(()),
@@ -204,7 +221,7 @@ impl Inner {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
-        let stats = self.stats()?;
+        let stats = self.capacity(*provisioned)?;
         stats.check_capacity(size_gib)?;
         let bytes = gib_to_bytes(size_gib).ok_or_else(|| too_big(size_gib, &stats))?;
 
@@ -221,15 +238,23 @@ impl Inner {
             fs::rename(&temp, &path)?;
             sync_dir(&self.dir)
         })();
-        if made.is_err() {
-            let _ = fs::remove_file(&temp);
+        match made {
+            Ok(()) => *provisioned += bytes,
+            Err(_) => {
+                let _ = fs::remove_file(&temp);
+            }
         }
         made
     }
 
     fn delete(&self, name: &str) -> Result<(), StorageError> {
-        let _guard = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
-        let removed_volume = remove_if_present(&self.volume_path(name))?;
+        let mut provisioned = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        let path = self.volume_path(name);
+        let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let removed_volume = remove_if_present(&path)?;
+        if removed_volume {
+            *provisioned = provisioned.saturating_sub(size);
+        }
         let removed_temp = remove_if_present(&self.temp_path(name))?;
         if removed_volume || removed_temp {
             sync_dir(&self.dir)?;
@@ -238,7 +263,7 @@ impl Inner {
     }
 
     fn extend(&self, name: &str, new_size_gib: u64) -> Result<(), StorageError> {
-        let _guard = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut provisioned = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
         let path = self.volume_path(name);
         let current = fs::metadata(&path).map_err(not_found_as(name))?.len();
         let new_bytes = gib_to_bytes(new_size_gib);
@@ -250,7 +275,7 @@ impl Inner {
                 "cannot shrink volume {name} from {current} bytes to {new_size_gib} GiB"
             )));
         }
-        let stats = self.stats()?;
+        let stats = self.capacity(*provisioned)?;
         stats.check_capacity(new_size_gib - current / GIB)?;
         let new_bytes = new_bytes.ok_or_else(|| too_big(new_size_gib, &stats))?;
         let file = File::options().write(true).open(&path)?;
@@ -258,33 +283,29 @@ impl Inner {
             .map_err(efbig_as(new_size_gib, &stats))?;
         // sync_all, not sync_data: the new size is metadata and must survive a crash.
         file.sync_all()?;
+        *provisioned += new_bytes - current;
         Ok(())
     }
 
+    /// The figures a capacity check needs: the filesystem's, and the provisioned bytes kept
+    /// under the lock (allocation is not needed and would cost a scan).
+    fn capacity(&self, provisioned: u64) -> Result<BackendStats, StorageError> {
+        let fs = rustix::fs::statvfs(&self.dir).map_err(io::Error::from)?;
+        Ok(BackendStats {
+            total_bytes: fs.f_blocks * fs.f_frsize,
+            free_bytes: fs.f_bavail * fs.f_frsize,
+            allocated_bytes: 0,
+            provisioned_bytes: provisioned,
+            volume_count: 0,
+            max_over_subscription_ratio: self.over_subscription_ratio,
+            reserved_percentage: self.reserved_percentage,
+        })
+    }
+
+    /// Full figures for reporting, from a scan of the volume files.
     fn stats(&self) -> Result<BackendStats, StorageError> {
         let fs = rustix::fs::statvfs(&self.dir).map_err(io::Error::from)?;
-        let (mut allocated, mut provisioned, mut count) = (0u64, 0u64, 0u64);
-        for entry in fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            if !entry
-                .file_name()
-                .as_encoded_bytes()
-                .starts_with(VOLUME_PREFIX.as_bytes())
-            {
-                continue;
-            }
-            let meta = match entry.metadata() {
-                Ok(meta) if meta.is_file() => meta,
-                Ok(_) => continue,
-                // Deleted between listing and stat: no longer a volume.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e.into()),
-            };
-            // st_blocks counts 512-byte units whatever the filesystem's block size.
-            allocated += meta.blocks() * 512;
-            provisioned += meta.len();
-            count += 1;
-        }
+        let (allocated, provisioned, count) = scan(&self.dir)?;
         Ok(BackendStats {
             total_bytes: fs.f_blocks * fs.f_frsize,
             // f_bavail, not f_bfree: root's reserved blocks are not ours to promise.
@@ -296,6 +317,33 @@ impl Inner {
             reserved_percentage: self.reserved_percentage,
         })
     }
+}
+
+/// (allocated, provisioned, count) over the volume files of `dir`.
+fn scan(dir: &Path) -> Result<(u64, u64, u64), StorageError> {
+    let (mut allocated, mut provisioned, mut count) = (0u64, 0u64, 0u64);
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if !entry
+            .file_name()
+            .as_encoded_bytes()
+            .starts_with(VOLUME_PREFIX.as_bytes())
+        {
+            continue;
+        }
+        let meta = match entry.metadata() {
+            Ok(meta) if meta.is_file() => meta,
+            Ok(_) => continue,
+            // Deleted between listing and stat: no longer a volume.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e.into()),
+        };
+        // st_blocks counts 512-byte units whatever the filesystem's block size.
+        allocated += meta.blocks() * 512;
+        provisioned += meta.len();
+        count += 1;
+    }
+    Ok((allocated, provisioned, count))
 }
 
 /// Tries a reflink and a hole punch on scratch files, which are removed again. Unique names

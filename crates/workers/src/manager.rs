@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use basalt_domain::jobs::{Job, JobKind};
+use basalt_domain::ports::Capacity;
 use basalt_storage::{BlockBackend, StorageError};
 
 pub type Backends = HashMap<String, Arc<dyn BlockBackend>>;
@@ -62,6 +63,20 @@ impl VolumeManager {
                 }
                 let b = self.on(backend)?;
                 b.delete(id).await.map_err(|e| explain(backend, e))
+            }
+        }
+    }
+}
+
+#[basalt_domain::async_trait]
+impl Capacity for VolumeManager {
+    async fn largest_volume_gib(&self, backend: &str) -> Option<i64> {
+        let b = self.backends.get(backend)?;
+        match b.largest_volume_gib().await {
+            Ok(n) => i64::try_from(n).ok(),
+            Err(e) => {
+                tracing::warn!(backend, error = %e, "capacity unknown");
+                None
             }
         }
     }

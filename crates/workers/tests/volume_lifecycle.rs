@@ -30,30 +30,34 @@ async fn world_with(ratio: f64) -> World {
     let store = db.block_store();
     let signal = Arc::new(tokio::sync::Notify::new());
     let quotas = Arc::new(QuotaService::new(store.clone(), store.clone()));
-    let volumes = Arc::new(VolumeService::new(
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        quotas.clone(),
-        DomainSettings {
-            host: "h".into(),
-            default_availability_zone: "nova".into(),
-            backends: vec![BackendPlacement {
-                name: "file".into(),
-                availability_zone: "nova".into(),
-            }],
-            max_page_size: 1000,
-        },
-        signal.clone(),
-    ));
-    volumes.ensure_default_type().await.unwrap();
     let backend = Arc::new(FileBackend::new(dir.path().join("volumes"), ratio, 0).unwrap());
     let dynb: Arc<dyn BlockBackend> = backend.clone();
     let backends: Backends = [("file".to_string(), dynb)].into_iter().collect();
+    let manager = Arc::new(VolumeManager::new(backends));
+    let volumes = Arc::new(
+        VolumeService::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            quotas.clone(),
+            DomainSettings {
+                host: "h".into(),
+                default_availability_zone: "nova".into(),
+                backends: vec![BackendPlacement {
+                    name: "file".into(),
+                    availability_zone: "nova".into(),
+                }],
+                max_page_size: 1000,
+            },
+            signal.clone(),
+        )
+        .with_capacity(manager.clone()),
+    );
+    volumes.ensure_default_type().await.unwrap();
     let runner = JobRunner::new(
         store,
         volumes.clone(),
-        Arc::new(VolumeManager::new(backends)),
+        manager,
         signal,
         RunnerSettings::default(),
     );
@@ -240,7 +244,22 @@ async fn a_create_the_backend_cannot_hold_ends_in_error_with_a_reason_and_frees_
     let changes: BTreeMap<String, serde_json::Value> =
         [("gigabytes".to_string(), serde_json::json!(-1))].into();
     w.quotas.update(&admin(), "p1", &changes).await.unwrap();
-    let huge = w.volumes.create(&caller(), sized(1 << 30)).await.unwrap();
+    // Larger than the backend could ever hold: refused at once, nothing written.
+    let never = w
+        .volumes
+        .create(&caller(), sized(1 << 30))
+        .await
+        .unwrap_err();
+    assert!(never.to_string().contains("can ever hold"), "{never}");
+    // Fits an empty backend but not the free space left now: fails in the job.
+    let largest = w.backend.largest_volume_gib().await.unwrap() as i64;
+    let free_gib = (w.backend.stats().await.unwrap().free_bytes / GIB) as i64;
+    assert!(free_gib < largest, "the test disk must be partly used");
+    let huge = w
+        .volumes
+        .create(&caller(), sized(free_gib + 1))
+        .await
+        .unwrap();
     w.runner.run_pending().await;
     let v = w.volumes.get(&caller(), &huge.id).await.unwrap();
     assert_eq!(v.status, VolumeStatus::Error);

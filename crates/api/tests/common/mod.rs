@@ -86,23 +86,27 @@ pub async fn app() -> App {
         }],
         max_page_size: 1000,
     };
-    let volumes = Arc::new(VolumeService::new(
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        quotas.clone(),
-        settings,
-        signal.clone(),
-    ));
-    volumes.ensure_default_type().await.unwrap();
     let volume_dir = dir.path().join("volumes");
     let file: Arc<dyn BlockBackend> =
         Arc::new(FileBackend::new(volume_dir.clone(), 20.0, 0).unwrap());
     let backends: Backends = [("file".to_string(), file)].into_iter().collect();
+    let manager = Arc::new(VolumeManager::new(backends));
+    let volumes = Arc::new(
+        VolumeService::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            quotas.clone(),
+            settings,
+            signal.clone(),
+        )
+        .with_capacity(manager.clone()),
+    );
+    volumes.ensure_default_type().await.unwrap();
     let runner = JobRunner::new(
         store,
         volumes.clone(),
-        Arc::new(VolumeManager::new(backends)),
+        manager,
         signal,
         RunnerSettings::default(),
     );

@@ -13,7 +13,9 @@ use super::status::{AttachStatus, VolumeStatus};
 use crate::error::DomainError;
 use crate::jobs::{Job, JobKind};
 use crate::metadata::{self, Metadata};
-use crate::ports::{Guarded, JobStore, StoreError, Transition, VolumeStore, VolumeTypeStore};
+use crate::ports::{
+    Capacity, Guarded, JobStore, StoreError, Transition, VolumeStore, VolumeTypeStore,
+};
 use crate::quota::QuotaService;
 use crate::settings::DomainSettings;
 use crate::volume_type::{VolumeType, DEFAULT_TYPE_NAME};
@@ -38,6 +40,7 @@ pub struct VolumeService {
     settings: DomainSettings,
     /// Wakes the workers when a job is written, so that none waits for a poll.
     job_signal: Arc<Notify>,
+    capacity: Option<Arc<dyn Capacity>>,
 }
 
 impl VolumeService {
@@ -56,6 +59,25 @@ impl VolumeService {
             quotas,
             settings,
             job_signal,
+            capacity: None,
+        }
+    }
+
+    /// Lets requests larger than a backend could ever hold be refused at once.
+    pub fn with_capacity(mut self, capacity: Arc<dyn Capacity>) -> Self {
+        self.capacity = Some(capacity);
+        self
+    }
+
+    async fn check_fits(&self, backend: &str, size: i64) -> Result<(), DomainError> {
+        let Some(c) = &self.capacity else {
+            return Ok(());
+        };
+        match c.largest_volume_gib(backend).await {
+            Some(max) if size > max => Err(DomainError::InvalidInput(format!(
+                "Volume size {size}G is larger than backend '{backend}' can ever hold ({max}G)."
+            ))),
+            _ => Ok(()),
         }
     }
 
@@ -157,6 +179,7 @@ impl VolumeService {
             .ok_or_else(|| {
                 DomainError::BadRequest(format!("Availability zone '{zone}' is invalid."))
             })?;
+        self.check_fits(&backend.name, size).await?;
         let claim = self
             .quotas
             .claim(&caller.project_id, &ty, 1, size, Some(size))
@@ -283,6 +306,8 @@ impl VolumeService {
                 v.size
             )));
         }
+        self.check_fits(v.backend().unwrap_or_default(), new_size)
+            .await?;
         let ty = self.resolve_type(Some(&v.volume_type_id)).await?;
         let claim = self
             .quotas
