@@ -2,7 +2,10 @@
 Basalt generates, driven by the real OpenStack Python clients.
 
 Environment:
-  BASALT_BIN   the binary to run (default: target/debug/basalt, built with cargo if missing)
+  BASALT_BIN           the binary to run (default: target/debug/basalt, built with cargo if
+                       missing)
+  BASALT_VENV_CINDER7  the venv with python-cinderclient 7.4.1, the v2 client (default:
+                       target/python-venv-cinder7, made by scripts/python-env.sh)
 """
 
 from __future__ import annotations
@@ -24,8 +27,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from support import GiB, wait_until
+
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
+CINDER7_BIN = (
+    Path(os.environ.get("BASALT_VENV_CINDER7") or REPO / "target" / "python-venv-cinder7") / "bin"
+)
 READY_TIMEOUT = 30
 STOP_TIMEOUT = 10
 CLI_TIMEOUT = 120
@@ -170,8 +178,10 @@ class Basalt:
         env.update(overrides)
         return env
 
-    def run(self, tool: str, *args: str, env=None, check=True) -> subprocess.CompletedProcess:
-        cmd = [str(VENV_BIN / tool), *args]
+    def run(
+        self, tool: str, *args: str, env=None, check=True, bin_dir: Path = VENV_BIN
+    ) -> subprocess.CompletedProcess:
+        cmd = [str(bin_dir / tool), *args]
         p = subprocess.run(
             cmd,
             env=env or self.cli_env(),
@@ -195,6 +205,76 @@ class Basalt:
     def cinder(self, *args: str, env=None, check=True) -> subprocess.CompletedProcess:
         return self.run("cinder", *args, env=env, check=check)
 
+    def cinder7(
+        self, *args: str, env=None, check=True, api_version: str | None = "2"
+    ) -> subprocess.CompletedProcess:
+        """python-cinderclient 7.4.1 (its own venv), by default speaking block-storage v2
+        (`--os-volume-api-version 2`); with api_version=None it negotiates v3 itself."""
+        if not (CINDER7_BIN / "cinder").is_file():
+            pytest.fail(f"{CINDER7_BIN / 'cinder'} is missing: run scripts/python-env.sh")
+        version = ["--os-volume-api-version", api_version] if api_version else []
+        return self.run("cinder", *version, *args, env=env, check=check, bin_dir=CINDER7_BIN)
+
+    # ---- volumes ----------------------------------------------------------------------
+
+    def volume_file(self, volume_id: str) -> Path:
+        """Where the file backend keeps a volume's data."""
+        return self.data_dir / "volumes" / f"volume-{volume_id}"
+
+    def assert_volume_file(self, volume_id: str, size_gib: int):
+        """The volume's file exists, is exactly `size_gib` GiB long and is sparse."""
+        path = self.volume_file(volume_id)
+        assert path.is_file(), f"{path} is missing; volumes: {self.volume_files()}"
+        st = path.stat()
+        assert st.st_size == size_gib * GiB, (path, st.st_size)
+        assert st.st_blocks * 512 < GiB, f"{path} is not sparse: {st.st_blocks} blocks"
+
+    def volume_files(self) -> list[str]:
+        return sorted(p.name for p in (self.data_dir / "volumes").iterdir())
+
+    def new_tenant(self, quotas: dict[str, int] | None = None) -> "Tenant":
+        """A fresh project with a `member` user of its own (password `pw`); with `quotas`,
+        the admin sets those volume quotas on it. Drop it with `drop_tenant`."""
+        project = self.create_project()
+        user = self.create_user(password="pw", project=project, role="member")
+        tenant = Tenant(self, project, user, "pw")
+        if quotas:
+            r = self.admin_volume("PUT", f"/os-quota-sets/{project['id']}",
+                                  json={"quota_set": quotas})
+            assert r.status_code == 200, r.text
+        return tenant
+
+    def drop_tenant(self, tenant: "Tenant"):
+        """Deletes what a tenant still has (volumes, quotas), then its user and project."""
+        leftovers = tenant.volume_ids()
+        for volume_id in leftovers:
+            # Like Cinder, Basalt refuses to delete a volume still creating or extending.
+            wait_until(
+                lambda: tenant.volume_status(volume_id) not in ("creating", "extending"),
+                f"leftover volume {volume_id} to settle",
+            )
+            r = tenant.volume_api("DELETE", f"/volumes/{volume_id}")
+            assert r.status_code in (202, 404), r.text
+        for volume_id in leftovers:
+            wait_until(
+                lambda: tenant.volume_status(volume_id) is None,
+                f"leftover volume {volume_id} to be deleted",
+            )
+        r = self.admin_volume("DELETE", f"/os-quota-sets/{tenant.project_id}")
+        assert r.status_code == 200, r.text
+        r = self.admin("DELETE", f"/v3/users/{tenant.user['id']}")
+        assert r.status_code == 204, r.text
+        r = self.admin("DELETE", f"/v3/projects/{tenant.project_id}")
+        assert r.status_code == 204, r.text
+
+    def admin_volume(self, method: str, path: str, **kw) -> requests.Response:
+        """A block-storage v3 call as the admin in the admin project; path starts with /."""
+        admin_project = self.find_id("projects", "admin")
+        return self.http().request(
+            method, f"{self.volume}/v3/{admin_project}{path}",
+            headers={"X-Auth-Token": self.admin_token}, timeout=30, **kw,
+        )
+
     # ---- process ----------------------------------------------------------------------
 
     def log_tail(self, n: int = 40) -> str:
@@ -210,6 +290,60 @@ class Basalt:
         )
         r = self.http().get(f"{self.identity}/v3", timeout=10)
         assert r.status_code == 200, r.text
+
+
+@dataclass
+class Tenant:
+    """A project and its own member user, for tests that must not see other tests' volumes
+    or quotas."""
+
+    basalt: Basalt
+    project: dict
+    user: dict
+    password: str
+    _token: str | None = None
+
+    @property
+    def project_id(self) -> str:
+        return self.project["id"]
+
+    @property
+    def name(self) -> str:
+        return self.project["name"]
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        """The CLI environment of this user (the admin openrc with their credentials)."""
+        return self.basalt.cli_env(
+            OS_USERNAME=self.user["name"],
+            OS_PASSWORD=self.password,
+            OS_PROJECT_NAME=self.project["name"],
+            **overrides,
+        )
+
+    def token(self) -> str:
+        if self._token is None:
+            self._token, _ = self.basalt.token(self.user["name"], self.password, self.name)
+        return self._token
+
+    def volume_api(self, method: str, path: str, version="v3", **kw) -> requests.Response:
+        """A block-storage call as this user, with plain requests; path starts with /."""
+        url = f"{self.basalt.volume}/{version}/{self.project_id}{path}"
+        return self.basalt.http().request(
+            method, url, headers={"X-Auth-Token": self.token()}, timeout=30, **kw
+        )
+
+    def volume_status(self, volume_id: str) -> str | None:
+        """The volume's status, or None once it is gone (404)."""
+        r = self.volume_api("GET", f"/volumes/{volume_id}")
+        if r.status_code == 404:
+            return None
+        assert r.status_code == 200, r.text
+        return r.json()["volume"]["status"]
+
+    def volume_ids(self) -> list[str]:
+        r = self.volume_api("GET", "/volumes")
+        assert r.status_code == 200, r.text
+        return [v["id"] for v in r.json()["volumes"]]
 
 
 def _binary() -> Path:
@@ -320,3 +454,12 @@ def basalt(tmp_path_factory) -> Basalt:
 def http(basalt) -> requests.Session:
     """requests, trusting only Basalt's CA."""
     return basalt.http()
+
+
+@pytest.fixture(scope="module")
+def tenant(basalt) -> Tenant:
+    """A project of the test module's own, with a member user; dropped (volumes included)
+    after the module."""
+    t = basalt.new_tenant()
+    yield t
+    basalt.drop_tenant(t)
