@@ -17,6 +17,8 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    // Installed first: a SIGTERM during start-up must still mean a clean stop.
+    let stop = shutdown_signal()?;
     let db = env.database().await?;
     let tls = env.tls_files(&cfg)?;
     // Bind before anything else so that the public URLs name the real ports (port 0 works).
@@ -83,6 +85,7 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
         None => {
             let serve = |listener: TcpListener, app| {
                 let server = axum_server::from_tcp(listener)?;
+                let server = server.acceptor(axum_server::accept::NoDelayAcceptor);
                 anyhow::Ok(tokio::spawn(server.handle(handle.clone()).serve(app)))
             };
             (
@@ -116,7 +119,7 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
         })
     };
 
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down: draining in-flight requests");
     handle.graceful_shutdown(Some(Duration::from_secs(cfg.server.shutdown_grace_seconds)));
     purge.abort();
@@ -135,11 +138,15 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT; the handlers are registered when this is called.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }

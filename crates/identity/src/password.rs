@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::OnceLock;
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 
 use crate::error::IdentityError;
@@ -15,12 +17,19 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// Argon2's working memory, one buffer per concurrent hash, allocated once and reused: a fresh
+/// 19 MiB allocation per login ends up held in the allocator's arenas, which then keep several
+/// hundred MiB resident.
+type Pool = Arc<std::sync::Mutex<Vec<Vec<Block>>>>;
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    pool: Pool,
     /// Verified against when the user does not exist, so that the answer takes as long as for a
-    /// wrong password and does not reveal which user names exist.
-    decoy: Arc<str>,
+    /// wrong password and does not reveal which user names exist. Made on first use, not at
+    /// start-up.
+    decoy: Arc<OnceLock<String>>,
 }
 
 impl PasswordHasher {
@@ -31,10 +40,10 @@ impl PasswordHasher {
         } else {
             concurrency
         };
-        let decoy = hash_blocking("decoy password that matches nothing");
         PasswordHasher {
             permits: Arc::new(Semaphore::new(n)),
-            decoy: decoy.into(),
+            pool: Arc::default(),
+            decoy: Arc::default(),
         }
     }
 
@@ -52,17 +61,63 @@ impl PasswordHasher {
         let secret = secret.to_owned();
         let (phc, real) = match phc {
             Some(p) => (p.to_owned(), true),
-            None => (self.decoy.to_string(), false),
+            None => (
+                self.decoy.get_or_init(|| hash_blocking("decoy")).clone(),
+                false,
+            ),
         };
-        let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&phc)
-                .map(|h| argon2().verify_password(secret.as_bytes(), &h).is_ok())
-                .unwrap_or(false)
-        })
-        .await
-        .map_err(internal)?;
+        let pool = self.pool.clone();
+        let ok = tokio::task::spawn_blocking(move || verify_blocking(&secret, &phc, &pool))
+            .await
+            .map_err(internal)?;
         Ok(ok && real)
     }
+}
+
+/// Recomputes the hash of `secret` with the parameters and salt of `phc`, in pooled memory, and
+/// compares in constant time. Anything malformed is a mismatch.
+fn verify_blocking(secret: &str, phc: &str, pool: &Pool) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm), Some(expected), Some(salt)) = (
+        Params::try_from(&parsed),
+        Algorithm::try_from(parsed.algorithm),
+        parsed.hash,
+        parsed.salt,
+    ) else {
+        return false;
+    };
+    let version = parsed
+        .version
+        .and_then(|v| Version::try_from(v).ok())
+        .unwrap_or(Version::V0x13);
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let mut memory = pool
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pop()
+        .filter(|m| m.len() >= blocks)
+        .unwrap_or_else(|| vec![Block::default(); blocks]);
+    let mut out = vec![0u8; expected.len()];
+    let computed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        secret.as_bytes(),
+        salt,
+        &mut out,
+        &mut memory[..blocks],
+    );
+    pool.lock().unwrap_or_else(|e| e.into_inner()).push(memory);
+    computed.is_ok()
+        && out.len() == expected.as_bytes().len()
+        && out
+            .iter()
+            .zip(expected.as_bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 fn hash_blocking(secret: &str) -> String {
