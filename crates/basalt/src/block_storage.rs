@@ -10,8 +10,7 @@ use basalt_domain::quota::QuotaService;
 use basalt_domain::volume::VolumeService;
 use basalt_domain::{BackendPlacement, DomainSettings};
 use basalt_storage::{BlockBackend, FileBackend};
-use basalt_workers::{Backends, JobRunner, RunnerSettings, VolumeManager};
-use tokio::sync::Notify;
+use basalt_workers::{assemble, Backends, BlockServices, JobRunner, RunnerSettings};
 
 use crate::config::{resolve, Config};
 
@@ -65,8 +64,6 @@ pub async fn build(
     data_dir: &std::path::Path,
     db: &Database,
 ) -> anyhow::Result<BlockStorage> {
-    let store = db.block_store();
-    let signal = Arc::new(Notify::new());
     let settings = DomainSettings {
         host: host(cfg),
         default_availability_zone: cfg.volumes.default_availability_zone.clone(),
@@ -80,30 +77,16 @@ pub async fn build(
             .collect(),
         max_page_size: cfg.volumes.max_page_size.max(1),
     };
-    let quotas = Arc::new(QuotaService::new(store.clone(), store.clone()));
-    let manager = Arc::new(VolumeManager::new(backends(cfg, data_dir)?));
-    let volumes = Arc::new(
-        VolumeService::new(
-            store.clone(),
-            store.clone(),
-            store.clone(),
-            quotas.clone(),
-            settings,
-            signal.clone(),
-        )
-        .with_capacity(manager.clone()),
-    );
+    let runner = RunnerSettings {
+        workers: cfg.volumes.workers,
+        ..RunnerSettings::default()
+    };
+    let BlockServices {
+        volumes,
+        quotas,
+        runner,
+    } = assemble(db.block_store(), backends(cfg, data_dir)?, settings, runner);
     volumes.ensure_default_type().await?;
-    let runner = JobRunner::new(
-        store,
-        volumes.clone(),
-        manager,
-        signal,
-        RunnerSettings {
-            workers: cfg.volumes.workers,
-            ..RunnerSettings::default()
-        },
-    );
     Ok(BlockStorage {
         volumes,
         quotas,

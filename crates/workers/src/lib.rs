@@ -2,10 +2,12 @@
 //! backend the volume lives on, and report through the volume service, which ends the job in
 //! the same transaction as the status change. Nothing here decides a status.
 
+mod assemble;
 mod manager;
 mod reconciler;
 mod runner;
 
+pub use assemble::{assemble, BlockServices};
 pub use manager::{Backends, Failure, VolumeManager};
 pub use reconciler::spawn_reconciler;
 pub use runner::{JobRunner, RunnerSettings};

@@ -10,7 +10,7 @@ use basalt_domain::quota::QuotaService;
 use basalt_domain::volume::{NewVolume, VolumeService, VolumeStatus};
 use basalt_domain::{BackendPlacement, Caller, DomainError, DomainSettings};
 use basalt_storage::{BlockBackend, FileBackend, GIB};
-use basalt_workers::{Backends, JobRunner, RunnerSettings, VolumeManager};
+use basalt_workers::{assemble, Backends, BlockServices, JobRunner, RunnerSettings};
 
 struct World {
     store: Arc<basalt_db::SqlBlockStore>,
@@ -28,39 +28,24 @@ async fn world_with(ratio: f64) -> World {
         .unwrap();
     db.migrate().await.unwrap();
     let store = db.block_store();
-    let signal = Arc::new(tokio::sync::Notify::new());
-    let quotas = Arc::new(QuotaService::new(store.clone(), store.clone()));
     let backend = Arc::new(FileBackend::new(dir.path().join("volumes"), ratio, 0).unwrap());
     let dynb: Arc<dyn BlockBackend> = backend.clone();
     let backends: Backends = [("file".to_string(), dynb)].into_iter().collect();
-    let manager = Arc::new(VolumeManager::new(backends));
-    let volumes = Arc::new(
-        VolumeService::new(
-            store.clone(),
-            store.clone(),
-            store.clone(),
-            quotas.clone(),
-            DomainSettings {
-                host: "h".into(),
-                default_availability_zone: "nova".into(),
-                backends: vec![BackendPlacement {
-                    name: "file".into(),
-                    availability_zone: "nova".into(),
-                }],
-                max_page_size: 1000,
-            },
-            signal.clone(),
-        )
-        .with_capacity(manager.clone()),
-    );
+    let settings = DomainSettings {
+        host: "h".into(),
+        default_availability_zone: "nova".into(),
+        backends: vec![BackendPlacement {
+            name: "file".into(),
+            availability_zone: "nova".into(),
+        }],
+        max_page_size: 1000,
+    };
+    let BlockServices {
+        volumes,
+        quotas,
+        runner,
+    } = assemble(store, backends, settings, RunnerSettings::default());
     volumes.ensure_default_type().await.unwrap();
-    let runner = JobRunner::new(
-        store,
-        volumes.clone(),
-        manager,
-        signal,
-        RunnerSettings::default(),
-    );
     World {
         store: db.block_store(),
         volumes,

@@ -16,7 +16,7 @@ use basalt_domain::volume::VolumeService;
 use basalt_domain::{BackendPlacement, DomainSettings};
 use basalt_identity::{CatalogSettings, EndpointUrls, Identity, IdentitySettings, PasswordHasher};
 use basalt_storage::{BlockBackend, FileBackend};
-use basalt_workers::{Backends, JobRunner, RunnerSettings, VolumeManager};
+use basalt_workers::{assemble, Backends, BlockServices, JobRunner, RunnerSettings};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -74,9 +74,10 @@ pub async fn app() -> App {
         .bootstrap(Some(ADMIN_PASSWORD.into()))
         .await
         .unwrap();
-    let store = db.block_store();
-    let signal = Arc::new(tokio::sync::Notify::new());
-    let quotas = Arc::new(QuotaService::new(store.clone(), store.clone()));
+    let volume_dir = dir.path().join("volumes");
+    let file: Arc<dyn BlockBackend> =
+        Arc::new(FileBackend::new(volume_dir.clone(), 20.0, 0).unwrap());
+    let backends: Backends = [("file".to_string(), file)].into_iter().collect();
     let settings = DomainSettings {
         host: "testhost".into(),
         default_availability_zone: "nova".into(),
@@ -86,30 +87,17 @@ pub async fn app() -> App {
         }],
         max_page_size: 1000,
     };
-    let volume_dir = dir.path().join("volumes");
-    let file: Arc<dyn BlockBackend> =
-        Arc::new(FileBackend::new(volume_dir.clone(), 20.0, 0).unwrap());
-    let backends: Backends = [("file".to_string(), file)].into_iter().collect();
-    let manager = Arc::new(VolumeManager::new(backends));
-    let volumes = Arc::new(
-        VolumeService::new(
-            store.clone(),
-            store.clone(),
-            store.clone(),
-            quotas.clone(),
-            settings,
-            signal.clone(),
-        )
-        .with_capacity(manager.clone()),
-    );
-    volumes.ensure_default_type().await.unwrap();
-    let runner = JobRunner::new(
-        store,
-        volumes.clone(),
-        manager,
-        signal,
+    let BlockServices {
+        volumes,
+        quotas,
+        runner,
+    } = assemble(
+        db.block_store(),
+        backends,
+        settings,
         RunnerSettings::default(),
     );
+    volumes.ensure_default_type().await.unwrap();
     let state = ApiState {
         identity: identity.clone(),
         volumes: volumes.clone(),

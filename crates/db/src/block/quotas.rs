@@ -48,20 +48,13 @@ impl QuotaStore for SqlBlockStore {
         project_id: &str,
         limits: &BTreeMap<String, i64>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await.map_err(err)?;
-        for (k, v) in limits {
-            sqlx::query(
-                "INSERT INTO quota_limits (project_id, resource, hard_limit) VALUES (?, ?, ?) \
-                 ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
-            )
-            .bind(project_id)
-            .bind(k)
-            .bind(v)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-        }
-        tx.commit().await.map_err(err)
+        self.upsert_limits(
+            "INSERT INTO quota_limits (project_id, resource, hard_limit) VALUES (?, ?, ?) \
+             ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
+            project_id,
+            limits,
+        )
+        .await
     }
 
     async fn delete_project_limits(&self, project_id: &str) -> Result<(), StoreError> {
@@ -89,18 +82,33 @@ impl QuotaStore for SqlBlockStore {
         class: &str,
         limits: &BTreeMap<String, i64>,
     ) -> Result<(), StoreError> {
+        self.upsert_limits(
+            "INSERT INTO quota_class_limits (class_name, resource, hard_limit) VALUES (?, ?, ?) \
+             ON CONFLICT (class_name, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
+            class,
+            limits,
+        )
+        .await
+    }
+}
+
+impl SqlBlockStore {
+    /// Writes `(owner, resource, limit)` rows with `upsert`, all in one transaction.
+    async fn upsert_limits(
+        &self,
+        upsert: &str,
+        owner: &str,
+        limits: &BTreeMap<String, i64>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await.map_err(err)?;
         for (k, v) in limits {
-            sqlx::query(
-                "INSERT INTO quota_class_limits (class_name, resource, hard_limit) VALUES (?, ?, ?) \
-                 ON CONFLICT (class_name, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
-            )
-            .bind(class)
-            .bind(k)
-            .bind(v)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+            sqlx::query(upsert)
+                .bind(owner)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
         }
         tx.commit().await.map_err(err)
     }

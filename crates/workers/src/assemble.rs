@@ -1,0 +1,50 @@
+//! Putting the block-storage services together over one store and a set of backends: the one
+//! wiring used by the server and by every test that needs the real thing.
+
+use std::sync::Arc;
+
+use basalt_domain::ports::{JobStore, QuotaStore, VolumeStore, VolumeTypeStore};
+use basalt_domain::quota::QuotaService;
+use basalt_domain::volume::VolumeService;
+use basalt_domain::DomainSettings;
+use tokio::sync::Notify;
+
+use crate::manager::{Backends, VolumeManager};
+use crate::runner::{JobRunner, RunnerSettings};
+
+pub struct BlockServices {
+    pub volumes: Arc<VolumeService>,
+    pub quotas: Arc<QuotaService>,
+    pub runner: Arc<JobRunner>,
+}
+
+pub fn assemble<S>(
+    store: Arc<S>,
+    backends: Backends,
+    settings: DomainSettings,
+    runner: RunnerSettings,
+) -> BlockServices
+where
+    S: VolumeStore + JobStore + QuotaStore + VolumeTypeStore,
+{
+    let signal = Arc::new(Notify::new());
+    let quotas = Arc::new(QuotaService::new(store.clone(), store.clone()));
+    let manager = Arc::new(VolumeManager::new(backends));
+    let volumes = Arc::new(
+        VolumeService::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            quotas.clone(),
+            settings,
+            signal.clone(),
+        )
+        .with_capacity(manager.clone()),
+    );
+    let runner = JobRunner::new(store, volumes.clone(), manager, signal, runner);
+    BlockServices {
+        volumes,
+        quotas,
+        runner,
+    }
+}
