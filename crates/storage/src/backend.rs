@@ -20,16 +20,18 @@ pub struct Capabilities {
     pub driver: &'static str,
     /// Volumes take space only as data is written, so provisioned may exceed total.
     pub thin_provisioning: bool,
-    /// Copies (snapshots, clones) share blocks with their source instead of copying them.
+    /// Snapshots, clones and reverts share blocks with their source and take constant time;
+    /// when false they copy the written data, in time that grows with it.
     pub reflink: bool,
     /// [`BlockDevice::discard`] gives space back; when false it still reads back zeros but
     /// frees nothing.
     pub discard: bool,
 }
 
-/// A storage engine holding volumes by name.
+/// A storage engine holding volumes and their snapshots by name.
 ///
-/// Names are the volumes' UUID strings and must pass [`validate_name`]. Every method that
+/// Names are the volumes' and snapshots' UUID strings and must pass [`validate_name`];
+/// volumes and snapshots are separate namespaces. Every method that
 /// changes state is idempotent, because a worker retries a job after a crash without knowing
 /// how far the previous attempt got. Methods on a name that fails [`validate_name`] return
 /// [`StorageError::InvalidName`]; any method may return [`StorageError::Io`].
@@ -66,7 +68,65 @@ pub trait BlockBackend: Send + Sync + 'static {
     /// had when opened; open again after an extend. Errors: [`StorageError::NotFound`].
     async fn open(&self, name: &str) -> Result<Arc<dyn BlockDevice>, StorageError>;
 
-    /// Capacity figures for the scheduler and the capacity check.
+    /// Makes snapshot `snapshot` of volume `volume`: a read-only copy of the volume's data and
+    /// size at this moment, independent of later writes to the volume and of its deletion.
+    ///
+    /// Succeeds without change when the snapshot already exists (a retried job must not copy
+    /// again the data written since). A snapshot counts as provisioned bytes like a volume.
+    /// Errors: [`StorageError::NotFound`] for the volume,
+    /// [`StorageError::InsufficientCapacity`] when its size no longer fits.
+    async fn create_snapshot(&self, volume: &str, snapshot: &str) -> Result<(), StorageError>;
+
+    /// Deletes a snapshot; a missing snapshot is success. Volumes created from it keep their
+    /// data.
+    async fn delete_snapshot(&self, snapshot: &str) -> Result<(), StorageError>;
+
+    /// Whether a snapshot of that name exists.
+    async fn snapshot_exists(&self, snapshot: &str) -> Result<bool, StorageError>;
+
+    /// Opens a snapshot for reading (backup, checks); its writes and discards fail.
+    /// Errors: [`StorageError::SnapshotNotFound`].
+    async fn open_snapshot(&self, snapshot: &str) -> Result<Arc<dyn BlockDevice>, StorageError>;
+
+    /// Creates volume `new_volume` of `size_gib` GiB holding the data of `source_volume`; the
+    /// region beyond the source's size reads zeros. The two are independent afterwards.
+    ///
+    /// Succeeds without change when `new_volume` already exists with that size. Errors:
+    /// [`StorageError::NotFound`] for the source, [`StorageError::InvalidSize`] when
+    /// `size_gib` is smaller than the source, [`StorageError::AlreadyExists`] when
+    /// `new_volume` exists with another size, [`StorageError::InsufficientCapacity`].
+    async fn clone_volume(
+        &self,
+        source_volume: &str,
+        new_volume: &str,
+        size_gib: u64,
+    ) -> Result<(), StorageError>;
+
+    /// Creates volume `new_volume` of `size_gib` GiB holding the data of `snapshot`; the
+    /// region beyond the snapshot's size reads zeros. Writing it leaves the snapshot intact.
+    ///
+    /// Succeeds without change when `new_volume` already exists with that size. Errors:
+    /// [`StorageError::SnapshotNotFound`], [`StorageError::InvalidSize`] when `size_gib` is
+    /// smaller than the snapshot, [`StorageError::AlreadyExists`] when `new_volume` exists
+    /// with another size, [`StorageError::InsufficientCapacity`].
+    async fn create_from_snapshot(
+        &self,
+        snapshot: &str,
+        new_volume: &str,
+        size_gib: u64,
+    ) -> Result<(), StorageError>;
+
+    /// Replaces the data of `volume` with that of `snapshot`, keeping the volume's size (a
+    /// region beyond the snapshot's size reads zeros). The snapshot stays. Running it again
+    /// gives the same result. Devices opened on the volume before the revert keep the old
+    /// data: revert a volume nobody has open, and open it again afterwards.
+    ///
+    /// Errors: [`StorageError::NotFound`] for the volume, [`StorageError::SnapshotNotFound`],
+    /// [`StorageError::InvalidSize`] when the volume is smaller than the snapshot.
+    async fn revert_to_snapshot(&self, volume: &str, snapshot: &str) -> Result<(), StorageError>;
+
+    /// Capacity figures for the scheduler and the capacity check. Snapshots count in the
+    /// provisioned and allocated bytes, not in the volume count.
     async fn stats(&self) -> Result<BackendStats, StorageError>;
 
     /// What this backend can do; fixed for the backend's lifetime.

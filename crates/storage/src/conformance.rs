@@ -1,5 +1,6 @@
 //! The conformance suite: the behaviour every [`BlockBackend`] must show, written once and run
-//! against each backend by its own tests (`tests/file_backend.rs` for [`FileBackend`]).
+//! against each backend by its own tests (`tests/file_backend.rs` for [`FileBackend`], and
+//! `tests/reflink.rs` for it again on a filesystem that shares blocks).
 //!
 //! Each check is a public async function that panics with a message on failure, so a
 //! backend's tests can run them one by one (a failure names the behaviour) or all at once
@@ -10,14 +11,21 @@
 //! [`FileBackend`]: crate::FileBackend
 
 mod capacity;
+mod clones;
 mod data;
 mod lifecycle;
+mod snapshots;
 
 use std::sync::Arc;
 
 pub use capacity::{
     capacity_beyond_the_stats_is_refused, stats_are_consistent,
     thin_volumes_allocate_only_what_is_written,
+};
+pub use clones::{
+    a_clone_is_independent_of_its_source, copies_count_as_provisioned,
+    copies_of_a_thin_volume_stay_thin, unsafe_names_are_refused_by_copies,
+    unsuitable_copies_are_refused,
 };
 pub use data::{
     data_round_trips_at_boundaries, data_survives_a_restart, discard_reads_back_zeros,
@@ -27,6 +35,12 @@ pub use lifecycle::{
     create_is_idempotent_for_the_same_size, create_makes_a_zeroed_volume_of_exactly_the_size,
     delete_removes_the_volume_and_is_idempotent, missing_volumes_are_not_found,
     unsafe_names_are_refused, zero_size_is_refused,
+};
+pub use snapshots::{
+    a_snapshot_keeps_the_data_of_its_moment,
+    a_volume_from_a_snapshot_reads_it_and_leaves_it_intact,
+    deleting_a_snapshot_keeps_the_volumes_made_from_it, revert_brings_back_the_snapshot,
+    snapshots_survive_a_restart,
 };
 
 use crate::{BlockBackend, BlockDevice};
@@ -48,8 +62,18 @@ pub async fn run_all<B: BlockBackend>(make: impl Fn() -> B) {
     capacity_beyond_the_stats_is_refused(&backend).await;
     thin_volumes_allocate_only_what_is_written(&backend).await;
     stats_are_consistent(&backend).await;
+    a_snapshot_keeps_the_data_of_its_moment(&backend).await;
+    a_volume_from_a_snapshot_reads_it_and_leaves_it_intact(&backend).await;
+    deleting_a_snapshot_keeps_the_volumes_made_from_it(&backend).await;
+    revert_brings_back_the_snapshot(&backend).await;
+    a_clone_is_independent_of_its_source(&backend).await;
+    copies_count_as_provisioned(&backend).await;
+    copies_of_a_thin_volume_stay_thin(&backend).await;
+    unsuitable_copies_are_refused(&backend).await;
+    unsafe_names_are_refused_by_copies(&backend).await;
     drop(backend);
     data_survives_a_restart(&make).await;
+    snapshots_survive_a_restart(&make).await;
 }
 
 /// A name no other check uses, shaped like production names.

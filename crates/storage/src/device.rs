@@ -12,7 +12,8 @@ use rustix::fs::FallocateFlags;
 ///
 /// The methods block: async callers run them in `tokio::task::spawn_blocking`. They take
 /// `&self` so that one device can serve concurrent requests from several threads. A range
-/// that does not lie within `0..size()` is refused with `InvalidInput`.
+/// that does not lie within `0..size()` is refused with `InvalidInput`. A snapshot's device is
+/// read-only: its writes and discards fail with `PermissionDenied`.
 pub trait BlockDevice: Send + Sync {
     /// Size in bytes, as it was when the device was opened.
     fn size(&self) -> u64;
@@ -38,6 +39,8 @@ pub struct FileDevice {
     /// Cleared after the filesystem refuses to punch holes, so later discards go straight to
     /// writing zeros instead of failing the same syscall again.
     punch_hole: AtomicBool,
+    /// False for a snapshot: writes and discards are refused before they reach the file.
+    writable: bool,
 }
 
 impl FileDevice {
@@ -48,7 +51,28 @@ impl FileDevice {
             file,
             size,
             punch_hole: AtomicBool::new(true),
+            writable: true,
         })
+    }
+
+    /// Wraps a file opened for reading only (a snapshot): writes and discards fail with
+    /// `PermissionDenied`.
+    pub fn read_only(file: File) -> io::Result<Self> {
+        Ok(Self {
+            writable: false,
+            ..Self::new(file)?
+        })
+    }
+
+    fn check_writable(&self) -> io::Result<()> {
+        if self.writable {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the device is read-only",
+            ))
+        }
     }
 
     fn check_range(&self, offset: u64, len: u64) -> io::Result<()> {
@@ -88,6 +112,7 @@ impl BlockDevice for FileDevice {
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.check_writable()?;
         self.check_range(offset, buf.len() as u64)?;
         self.file.write_all_at(buf, offset)
     }
@@ -97,6 +122,7 @@ impl BlockDevice for FileDevice {
     }
 
     fn discard(&self, offset: u64, len: u64) -> io::Result<()> {
+        self.check_writable()?;
         self.check_range(offset, len)?;
         if len == 0 {
             return Ok(());
@@ -147,6 +173,18 @@ mod tests {
         let mut buf = [0u8; 8];
         assert!(dev.read_at(&mut buf, 4090).is_err());
         assert!(dev.discard(4000, 200).is_err());
+    }
+
+    #[test]
+    fn a_read_only_device_refuses_writes_and_discards() {
+        let (tmp, _) = device(4096);
+        let dev = FileDevice::read_only(File::open(tmp.path()).unwrap()).unwrap();
+        let denied = |r: io::Result<()>| r.unwrap_err().kind() == io::ErrorKind::PermissionDenied;
+        assert!(denied(dev.write_at(&[1], 0)));
+        assert!(denied(dev.discard(0, 4096)));
+        let mut buf = [1u8; 8];
+        dev.read_at(&mut buf, 0).unwrap();
+        assert_eq!(buf, [0; 8]);
     }
 
     #[test]

@@ -12,6 +12,10 @@ pub enum StorageError {
     #[error("volume {0} not found on the backend")]
     NotFound(String),
 
+    /// No snapshot of that name exists on the backend.
+    #[error("snapshot {0} not found on the backend")]
+    SnapshotNotFound(String),
+
     /// A volume of that name exists with a different size, so a retried `create` cannot simply
     /// succeed: something other than this job made it.
     #[error("volume {name} already exists with {size_bytes} bytes")]
@@ -26,7 +30,7 @@ pub enum StorageError {
         available_gib: u64,
     },
 
-    /// A size that no volume may have (zero) or a shrink.
+    /// A size that no volume may have: zero, a shrink, or a copy smaller than its source.
     #[error("invalid size: {0}")]
     InvalidSize(String),
 

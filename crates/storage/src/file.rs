@@ -1,25 +1,31 @@
 //! The local file backend: each volume is a sparse raw file `<dir>/volume-<name>` of exactly
-//! its size. A volume file appears under its real name only when complete (temp file, fsync,
-//! rename, fsync of the directory), so a crash never leaves a half-made volume behind.
+//! its size, each snapshot a file `<dir>/snapshot-<name>` beside it. A file appears under its
+//! real name only when complete (temp file, fsync, rename, fsync of the directory), so a crash
+//! never leaves a half-made volume or snapshot behind.
 
+mod copies;
+mod disk;
+
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use rustix::io::Errno;
 
 use crate::backend::gib_to_bytes;
 use crate::{
     validate_name, BackendStats, BlockBackend, BlockDevice, Capabilities, FileDevice, StorageError,
     GIB,
 };
+use disk::{efbig_as, not_found_as, probe_features, remove_if_present, scan, sync_dir, too_big};
 
-/// Prefix of volume files, Cinder's `volume_name_template`, so operators see familiar names
-/// and snapshots can later live beside them under their own prefix.
+/// Prefix of volume files, Cinder's `volume_name_template`, so operators see familiar names.
 const VOLUME_PREFIX: &str = "volume-";
+
+/// Prefix of snapshot files, Cinder's `snapshot_name_template`.
+const SNAPSHOT_PREFIX: &str = "snapshot-";
 
 /// Sparse raw files in one directory. Cheap to clone: clones share the directory and lock.
 #[derive(Clone)]
@@ -33,18 +39,33 @@ struct Inner {
     dir: PathBuf,
     over_subscription_ratio: f64,
     reserved_percentage: u8,
-    /// Serialises create, extend and delete, so the capacity check and the change it allows
-    /// happen as one step: two concurrent creates cannot both take the last free space. It
-    /// guards the bytes provisioned to volumes, counted once at start and kept up to date, so
-    /// that a capacity check costs a `statvfs`, not a scan of every volume file.
-    /// A std mutex, because it is only ever taken on a blocking thread.
-    changes: Mutex<u64>,
+    /// Copies are reflinks (the filesystem shares blocks) rather than extent copies.
+    reflink: bool,
+    /// Serialises the changes, so the capacity check and the change it allows happen as one
+    /// step: two concurrent creates cannot both take the last free space. A std mutex,
+    /// because it is only ever taken on a blocking thread.
+    changes: Mutex<Changes>,
+    /// Signalled when a copy ends, for the changes waiting until its target is idle.
+    copy_ended: Condvar,
+}
+
+/// What the change lock guards.
+struct Changes {
+    /// Bytes provisioned to volumes and snapshots, plus those reserved by copies under way:
+    /// counted once at start and kept up to date, so that a capacity check costs a `statvfs`,
+    /// not a scan of every file.
+    provisioned: u64,
+    /// Files (`volume-x`, `snapshot-y`) a copy is being made into. A copy runs outside the
+    /// lock, which would otherwise stall every change for seconds; any other change to the
+    /// same file waits for it (see [`Inner::lock_idle`]).
+    copying: HashSet<String>,
 }
 
 impl FileBackend {
     /// A backend over `dir` (created if missing). Probes once whether the filesystem can
-    /// reflink and punch holes. `over_subscription_ratio` must be at least 1.0 and
-    /// `reserved_percentage` at most 100 (see [`BackendStats::provisionable_bytes`]).
+    /// reflink (copies are then instant) and punch holes, and logs the copy mode.
+    /// `over_subscription_ratio` must be at least 1.0 and `reserved_percentage` at most 100
+    /// (see [`BackendStats::provisionable_bytes`]).
     pub fn new(
         dir: PathBuf,
         over_subscription_ratio: f64,
@@ -62,14 +83,24 @@ impl FileBackend {
         }
         fs::create_dir_all(&dir)?;
         let (reflink, discard) = probe_features(&dir)?;
-        let provisioned = scan(&dir)?.1;
-        tracing::debug!(dir = %dir.display(), reflink, discard, "file backend ready");
+        let provisioned = scan(&dir)?.provisioned;
+        let copies = if reflink {
+            "reflink (instant)"
+        } else {
+            "extent copy"
+        };
+        tracing::info!(dir = %dir.display(), copies, discard, "file backend ready");
         Ok(Self {
             inner: Arc::new(Inner {
                 dir,
                 over_subscription_ratio,
                 reserved_percentage,
-                changes: Mutex::new(provisioned),
+                reflink,
+                changes: Mutex::new(Changes {
+                    provisioned,
+                    copying: HashSet::new(),
+                }),
+                copy_ended: Condvar::new(),
             }),
             name: "file".to_owned(),
             capabilities: Capabilities {
@@ -95,7 +126,13 @@ impl FileBackend {
     /// Where volume `name` lives, for the local exporter and for tests.
     pub fn volume_path(&self, name: &str) -> Result<PathBuf, StorageError> {
         validate_name(name)?;
-        Ok(self.inner.volume_path(name))
+        Ok(self.inner.path(&volume_file(name)))
+    }
+
+    /// Where snapshot `name` lives, for tests.
+    pub fn snapshot_path(&self, name: &str) -> Result<PathBuf, StorageError> {
+        validate_name(name)?;
+        Ok(self.inner.path(&snapshot_file(name)))
     }
 
     /// Validates `name`, then runs `op` on a blocking thread.
@@ -111,6 +148,17 @@ impl FileBackend {
             .await
             .map_err(|e| StorageError::Io(io::Error::other(e)))?
     }
+
+    /// Validates both names, then runs `op` on a blocking thread.
+    async fn blocking_pair<T, F>(&self, a: &str, b: &str, op: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner, &str, &str) -> Result<T, StorageError> + Send + 'static,
+    {
+        validate_name(b)?;
+        let b = b.to_owned();
+        self.blocking(a, move |inner, a| op(inner, a, &b)).await
+    }
 }
 
 #[async_trait]
@@ -125,7 +173,8 @@ impl BlockBackend for FileBackend {
     }
 
     async fn delete(&self, name: &str) -> Result<(), StorageError> {
-        self.blocking(name, Inner::delete).await
+        self.blocking(name, |inner, name| inner.delete(&volume_file(name)))
+            .await
     }
 
     async fn extend(&self, name: &str, new_size_gib: u64) -> Result<(), StorageError> {
@@ -134,19 +183,14 @@ impl BlockBackend for FileBackend {
     }
 
     async fn exists(&self, name: &str) -> Result<bool, StorageError> {
-        self.blocking(name, |inner, name| {
-            match fs::metadata(inner.volume_path(name)) {
-                Ok(meta) => Ok(meta.is_file()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-                Err(e) => Err(e.into()),
-            }
-        })
-        .await
+        self.blocking(name, |inner, name| inner.is_file(&volume_file(name)))
+            .await
     }
 
     async fn size_bytes(&self, name: &str) -> Result<u64, StorageError> {
         self.blocking(name, |inner, name| {
-            let meta = fs::metadata(inner.volume_path(name)).map_err(not_found_as(name))?;
+            let meta = fs::metadata(inner.path(&volume_file(name)))
+                .map_err(not_found_as(StorageError::NotFound, name))?;
             Ok(meta.len())
         })
         .await
@@ -157,12 +201,65 @@ impl BlockBackend for FileBackend {
             let file = File::options()
                 .read(true)
                 .write(true)
-                .open(inner.volume_path(name))
-                .map_err(not_found_as(name))?;
+                .open(inner.path(&volume_file(name)))
+                .map_err(not_found_as(StorageError::NotFound, name))?;
             let device: Arc<dyn BlockDevice> = Arc::new(FileDevice::new(file)?);
             Ok(device)
         })
         .await
+    }
+
+    async fn create_snapshot(&self, volume: &str, snapshot: &str) -> Result<(), StorageError> {
+        self.blocking_pair(volume, snapshot, Inner::create_snapshot)
+            .await
+    }
+
+    async fn delete_snapshot(&self, snapshot: &str) -> Result<(), StorageError> {
+        self.blocking(snapshot, |inner, name| inner.delete(&snapshot_file(name)))
+            .await
+    }
+
+    async fn snapshot_exists(&self, snapshot: &str) -> Result<bool, StorageError> {
+        self.blocking(snapshot, |inner, name| inner.is_file(&snapshot_file(name)))
+            .await
+    }
+
+    async fn open_snapshot(&self, snapshot: &str) -> Result<Arc<dyn BlockDevice>, StorageError> {
+        self.blocking(snapshot, |inner, name| {
+            let file = File::open(inner.path(&snapshot_file(name)))
+                .map_err(not_found_as(StorageError::SnapshotNotFound, name))?;
+            let device: Arc<dyn BlockDevice> = Arc::new(FileDevice::read_only(file)?);
+            Ok(device)
+        })
+        .await
+    }
+
+    async fn clone_volume(
+        &self,
+        source_volume: &str,
+        new_volume: &str,
+        size_gib: u64,
+    ) -> Result<(), StorageError> {
+        self.blocking_pair(source_volume, new_volume, move |inner, source, new| {
+            inner.copy_to_volume(copies::Source::Volume(source), new, size_gib)
+        })
+        .await
+    }
+
+    async fn create_from_snapshot(
+        &self,
+        snapshot: &str,
+        new_volume: &str,
+        size_gib: u64,
+    ) -> Result<(), StorageError> {
+        self.blocking_pair(snapshot, new_volume, move |inner, snapshot, new| {
+            inner.copy_to_volume(copies::Source::Snapshot(snapshot), new, size_gib)
+        })
+        .await
+    }
+
+    async fn revert_to_snapshot(&self, volume: &str, snapshot: &str) -> Result<(), StorageError> {
+        self.blocking_pair(volume, snapshot, Inner::revert).await
     }
 
     async fn stats(&self) -> Result<BackendStats, StorageError> {
@@ -191,15 +288,46 @@ impl BlockBackend for FileBackend {
     }
 }
 
+/// The file name of volume `name`.
+fn volume_file(name: &str) -> String {
+    format!("{VOLUME_PREFIX}{name}")
+}
+
+/// The file name of snapshot `name`.
+fn snapshot_file(name: &str) -> String {
+    format!("{SNAPSHOT_PREFIX}{name}")
+}
+
 impl Inner {
-    fn volume_path(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{VOLUME_PREFIX}{name}"))
+    fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
     }
 
-    /// Hidden and without the volume prefix, so a leftover never counts as a volume. One fixed
-    /// name per volume: a retried create truncates the leftover, delete removes it.
-    fn temp_path(&self, name: &str) -> PathBuf {
-        self.dir.join(format!(".{VOLUME_PREFIX}{name}.tmp"))
+    /// Hidden and without a prefix, so a leftover never counts as a volume or snapshot. One
+    /// fixed name per file: a retried create truncates the leftover, delete removes it.
+    fn temp_path(&self, file: &str) -> PathBuf {
+        self.dir.join(format!(".{file}.tmp"))
+    }
+
+    /// Takes the change lock once no copy into `file` is under way, so that no change to a
+    /// file overtakes a copy into it (and sees it missing, or loses its temporary file).
+    fn lock_idle(&self, file: &str) -> MutexGuard<'_, Changes> {
+        let mut changes = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        while changes.copying.contains(file) {
+            changes = self
+                .copy_ended
+                .wait(changes)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        changes
+    }
+
+    fn is_file(&self, file: &str) -> Result<bool, StorageError> {
+        match fs::metadata(self.path(file)) {
+            Ok(meta) => Ok(meta.is_file()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn create(&self, name: &str, size_gib: u64) -> Result<(), StorageError> {
@@ -208,24 +336,17 @@ impl Inner {
                 "a volume needs at least 1 GiB".into(),
             ));
         }
-        let mut provisioned = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
-        let path = self.volume_path(name);
-        match fs::metadata(&path) {
-            Ok(meta) if Some(meta.len()) == gib_to_bytes(size_gib) => return Ok(()),
-            Ok(meta) => {
-                return Err(StorageError::AlreadyExists {
-                    name: name.to_owned(),
-                    size_bytes: meta.len(),
-                })
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e.into()),
+        let file = volume_file(name);
+        let mut changes = self.lock_idle(&file);
+        let path = self.path(&file);
+        if self.existing_volume(name, &path, size_gib)? {
+            return Ok(());
         }
-        let stats = self.capacity(*provisioned)?;
+        let stats = self.capacity(changes.provisioned)?;
         stats.check_capacity(size_gib)?;
         let bytes = gib_to_bytes(size_gib).ok_or_else(|| too_big(size_gib, &stats))?;
 
-        let temp = self.temp_path(name);
+        let temp = self.temp_path(&file);
         let made = (|| {
             let file = File::options()
                 .write(true)
@@ -239,7 +360,7 @@ impl Inner {
             sync_dir(&self.dir)
         })();
         match made {
-            Ok(()) => *provisioned += bytes,
+            Ok(()) => changes.provisioned += bytes,
             Err(_) => {
                 let _ = fs::remove_file(&temp);
             }
@@ -247,25 +368,48 @@ impl Inner {
         made
     }
 
-    fn delete(&self, name: &str) -> Result<(), StorageError> {
-        let mut provisioned = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
-        let path = self.volume_path(name);
-        let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let removed_volume = remove_if_present(&path)?;
-        if removed_volume {
-            *provisioned = provisioned.saturating_sub(size);
+    /// For an idempotent create or copy into volume `name`: true when it already exists with
+    /// `size_gib`, [`StorageError::AlreadyExists`] when with another size, false when missing.
+    fn existing_volume(
+        &self,
+        name: &str,
+        path: &Path,
+        size_gib: u64,
+    ) -> Result<bool, StorageError> {
+        match fs::metadata(path) {
+            Ok(meta) if Some(meta.len()) == gib_to_bytes(size_gib) => Ok(true),
+            Ok(meta) => Err(StorageError::AlreadyExists {
+                name: name.to_owned(),
+                size_bytes: meta.len(),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
         }
-        let removed_temp = remove_if_present(&self.temp_path(name))?;
-        if removed_volume || removed_temp {
+    }
+
+    /// Removes a volume or snapshot `file` and its temporary leftover, if present.
+    fn delete(&self, file: &str) -> Result<(), StorageError> {
+        let mut changes = self.lock_idle(file);
+        let path = self.path(file);
+        let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let removed = remove_if_present(&path)?;
+        if removed {
+            changes.provisioned = changes.provisioned.saturating_sub(size);
+        }
+        let removed_temp = remove_if_present(&self.temp_path(file))?;
+        if removed || removed_temp {
             sync_dir(&self.dir)?;
         }
         Ok(())
     }
 
     fn extend(&self, name: &str, new_size_gib: u64) -> Result<(), StorageError> {
-        let mut provisioned = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
-        let path = self.volume_path(name);
-        let current = fs::metadata(&path).map_err(not_found_as(name))?.len();
+        let file = volume_file(name);
+        let mut changes = self.lock_idle(&file);
+        let path = self.path(&file);
+        let current = fs::metadata(&path)
+            .map_err(not_found_as(StorageError::NotFound, name))?
+            .len();
         let new_bytes = gib_to_bytes(new_size_gib);
         if new_bytes == Some(current) {
             return Ok(());
@@ -275,7 +419,7 @@ impl Inner {
                 "cannot shrink volume {name} from {current} bytes to {new_size_gib} GiB"
             )));
         }
-        let stats = self.capacity(*provisioned)?;
+        let stats = self.capacity(changes.provisioned)?;
         stats.check_capacity(new_size_gib - current / GIB)?;
         let new_bytes = new_bytes.ok_or_else(|| too_big(new_size_gib, &stats))?;
         let file = File::options().write(true).open(&path)?;
@@ -283,7 +427,7 @@ impl Inner {
             .map_err(efbig_as(new_size_gib, &stats))?;
         // sync_all, not sync_data: the new size is metadata and must survive a crash.
         file.sync_all()?;
-        *provisioned += new_bytes - current;
+        changes.provisioned += new_bytes - current;
         Ok(())
     }
 
@@ -302,103 +446,19 @@ impl Inner {
         })
     }
 
-    /// Full figures for reporting, from a scan of the volume files.
+    /// Full figures for reporting, from a scan of the volume and snapshot files.
     fn stats(&self) -> Result<BackendStats, StorageError> {
         let fs = rustix::fs::statvfs(&self.dir).map_err(io::Error::from)?;
-        let (allocated, provisioned, count) = scan(&self.dir)?;
+        let scanned = scan(&self.dir)?;
         Ok(BackendStats {
             total_bytes: fs.f_blocks * fs.f_frsize,
             // f_bavail, not f_bfree: root's reserved blocks are not ours to promise.
             free_bytes: fs.f_bavail * fs.f_frsize,
-            allocated_bytes: allocated,
-            provisioned_bytes: provisioned,
-            volume_count: count,
+            allocated_bytes: scanned.allocated,
+            provisioned_bytes: scanned.provisioned,
+            volume_count: scanned.volumes,
             max_over_subscription_ratio: self.over_subscription_ratio,
             reserved_percentage: self.reserved_percentage,
         })
-    }
-}
-
-/// (allocated, provisioned, count) over the volume files of `dir`.
-fn scan(dir: &Path) -> Result<(u64, u64, u64), StorageError> {
-    let (mut allocated, mut provisioned, mut count) = (0u64, 0u64, 0u64);
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if !entry
-            .file_name()
-            .as_encoded_bytes()
-            .starts_with(VOLUME_PREFIX.as_bytes())
-        {
-            continue;
-        }
-        let meta = match entry.metadata() {
-            Ok(meta) if meta.is_file() => meta,
-            Ok(_) => continue,
-            // Deleted between listing and stat: no longer a volume.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e.into()),
-        };
-        // st_blocks counts 512-byte units whatever the filesystem's block size.
-        allocated += meta.blocks() * 512;
-        provisioned += meta.len();
-        count += 1;
-    }
-    Ok((allocated, provisioned, count))
-}
-
-/// Tries a reflink and a hole punch on scratch files, which are removed again. Unique names
-/// keep two backends starting over one directory from tripping over each other.
-fn probe_features(dir: &Path) -> Result<(bool, bool), StorageError> {
-    let id = uuid::Uuid::new_v4();
-    let src_path = dir.join(format!(".probe-{id}-src"));
-    let dst_path = dir.join(format!(".probe-{id}-dst"));
-    let probed = (|| -> io::Result<(bool, bool)> {
-        let src = File::create_new(&src_path)?;
-        let dst = File::create_new(&dst_path)?;
-        src.set_len(4096)?;
-        let reflink = rustix::fs::ioctl_ficlone(&dst, &src).is_ok();
-        let mode = rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
-        let discard = rustix::fs::fallocate(&src, mode, 0, 4096).is_ok();
-        Ok((reflink, discard))
-    })();
-    let _ = fs::remove_file(&src_path);
-    let _ = fs::remove_file(&dst_path);
-    Ok(probed?)
-}
-
-/// Makes renames and removals in `dir` durable.
-fn sync_dir(dir: &Path) -> Result<(), StorageError> {
-    File::open(dir)?.sync_all()?;
-    Ok(())
-}
-
-fn remove_if_present(path: &Path) -> Result<bool, StorageError> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn not_found_as(name: &str) -> impl FnOnce(io::Error) -> StorageError + '_ {
-    move |e| match e.kind() {
-        io::ErrorKind::NotFound => StorageError::NotFound(name.to_owned()),
-        _ => StorageError::Io(e),
-    }
-}
-
-fn too_big(requested_gib: u64, stats: &BackendStats) -> StorageError {
-    StorageError::InsufficientCapacity {
-        requested_gib,
-        available_gib: stats.provisionable_bytes() / GIB,
-    }
-}
-
-/// A size beyond the filesystem's largest file (EFBIG) is a capacity refusal, not an I/O fault.
-fn efbig_as(requested_gib: u64, stats: &BackendStats) -> impl FnOnce(io::Error) -> StorageError {
-    let refusal = too_big(requested_gib, stats);
-    move |e| match Errno::from_io_error(&e) {
-        Some(Errno::FBIG) => refusal,
-        _ => StorageError::Io(e),
     }
 }

@@ -45,12 +45,27 @@ conformance_tests!(
     capacity_beyond_the_stats_is_refused,
     thin_volumes_allocate_only_what_is_written,
     stats_are_consistent,
+    a_snapshot_keeps_the_data_of_its_moment,
+    a_volume_from_a_snapshot_reads_it_and_leaves_it_intact,
+    deleting_a_snapshot_keeps_the_volumes_made_from_it,
+    revert_brings_back_the_snapshot,
+    a_clone_is_independent_of_its_source,
+    copies_count_as_provisioned,
+    copies_of_a_thin_volume_stay_thin,
+    unsuitable_copies_are_refused,
+    unsafe_names_are_refused_by_copies,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_survives_a_restart() {
     let dir = TempDir::new().unwrap();
     conformance::data_survives_a_restart(&|| backend(dir.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_survive_a_restart() {
+    let dir = TempDir::new().unwrap();
+    conformance::snapshots_survive_a_restart(&|| backend(dir.path())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,6 +120,75 @@ async fn a_leftover_from_a_crashed_create_is_no_volume_and_is_cleaned_up() {
     std::fs::write(&temp, b"again").unwrap();
     backend.delete(name).await.unwrap();
     assert!(!temp.exists(), "delete removes a leftover too");
+}
+
+#[tokio::test]
+async fn a_snapshot_is_a_sparse_file_beside_its_volume() {
+    let (dir, backend) = fresh();
+    let (volume, snapshot) = (
+        "6f1c0d2e-8a53-4c7e-9d5b-1e0f2a3b4c5d",
+        "0b9e2c1a-1111-4c7e-9d5b-1e0f2a3b4c5d",
+    );
+    backend.create(volume, 10).await.unwrap();
+    let device = backend.open(volume).await.unwrap();
+    device.write_at(&vec![0xab; MIB as usize], 5 * GIB).unwrap();
+    device.flush().unwrap();
+
+    backend.create_snapshot(volume, snapshot).await.unwrap();
+
+    let path = dir.path().join(format!("snapshot-{snapshot}"));
+    assert_eq!(backend.snapshot_path(snapshot).unwrap(), path);
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_eq!(meta.len(), 10 * GIB);
+    assert!(
+        meta.blocks() * 512 < 2 * MIB,
+        "a snapshot of 1 MiB of data allocates {} bytes",
+        meta.blocks() * 512
+    );
+    assert_eq!(backend.stats().await.unwrap().volume_count, 1);
+}
+
+#[tokio::test]
+async fn leftovers_from_crashed_copies_are_no_snapshots_and_are_replaced() {
+    let (dir, backend) = fresh();
+    backend.create("v", 1).await.unwrap();
+    let device = backend.open("v").await.unwrap();
+    device.write_at(b"volume data", 0).unwrap();
+    let snapshot_temp = dir.path().join(".snapshot-s.tmp");
+    let clone_temp = dir.path().join(".volume-c.tmp");
+    for temp in [&snapshot_temp, &clone_temp] {
+        std::fs::write(temp, vec![0xee; MIB as usize]).unwrap();
+    }
+    assert!(!backend.snapshot_exists("s").await.unwrap());
+    assert_eq!(backend.stats().await.unwrap().provisioned_bytes, GIB);
+
+    backend
+        .create_snapshot("v", "s")
+        .await
+        .expect("retried snapshot");
+    backend
+        .clone_volume("v", "c", 1)
+        .await
+        .expect("retried clone");
+    for (what, copy) in [
+        ("snapshot", backend.open_snapshot("s").await.unwrap()),
+        ("clone", backend.open("c").await.unwrap()),
+    ] {
+        let mut buf = [0u8; 16];
+        copy.read_at(&mut buf, 0).unwrap();
+        assert_eq!(
+            &buf, b"volume data\0\0\0\0\0",
+            "the {what} holds the volume's data"
+        );
+    }
+    assert!(!snapshot_temp.exists() && !clone_temp.exists());
+
+    std::fs::write(&snapshot_temp, b"again").unwrap();
+    backend.delete_snapshot("s").await.unwrap();
+    assert!(
+        !snapshot_temp.exists(),
+        "delete_snapshot removes a leftover"
+    );
 }
 
 #[tokio::test]
