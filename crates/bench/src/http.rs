@@ -76,11 +76,7 @@ impl Conn {
     }
 
     pub async fn get(&mut self, path: &str, token: Option<&str>) -> anyhow::Result<Reply> {
-        let mut req = Request::get(path).header(HOST, self.host.clone());
-        if let Some(t) = token {
-            req = req.header("x-auth-token", t);
-        }
-        self.send(req.body(Full::default())?).await
+        self.request(Method::GET, path, token, None).await
     }
 
     pub async fn post_json(
@@ -88,13 +84,32 @@ impl Conn {
         path: &str,
         body: &serde_json::Value,
     ) -> anyhow::Result<Reply> {
-        let req = Request::builder()
-            .method(Method::POST)
+        self.request(Method::POST, path, None, Some(body)).await
+    }
+
+    /// Any method, with `X-Auth-Token` when `token` is given and a JSON body when `body` is.
+    pub async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> anyhow::Result<Reply> {
+        let mut req = Request::builder()
+            .method(method)
             .uri(path)
-            .header(HOST, self.host.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?;
-        self.send(req).await
+            .header(HOST, self.host.clone());
+        if let Some(t) = token {
+            req = req.header("x-auth-token", t);
+        }
+        let body = match body {
+            Some(json) => {
+                req = req.header(CONTENT_TYPE, "application/json");
+                Full::new(Bytes::from(serde_json::to_vec(json)?))
+            }
+            None => Full::default(),
+        };
+        self.send(req.body(body)?).await
     }
 
     async fn send(&mut self, req: Request<Full<Bytes>>) -> anyhow::Result<Reply> {

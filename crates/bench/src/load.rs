@@ -1,6 +1,6 @@
-//! Throughput and latency of an authenticated `GET /v2/{project}/extensions` at a fixed
-//! concurrency: a warm-up, then a fixed-length measured window during which the server's and
-//! the client's CPU time are read from `/proc`.
+//! Throughput and latency of authenticated `GET`s at a fixed concurrency (one path, or several
+//! taken in turn): a warm-up, then a fixed-length measured window during which the server's
+//! and the client's CPU time are read from `/proc`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -20,7 +20,8 @@ const DONE: u8 = 2;
 
 pub struct LoadSpec {
     pub api: SocketAddr,
-    pub path: String,
+    /// Each worker cycles through these, starting at its own offset.
+    pub paths: Vec<String>,
     pub token: String,
     pub concurrency: usize,
     pub warmup: Duration,
@@ -73,16 +74,22 @@ impl LoadRun {
 
 pub async fn run(spec: &LoadSpec, tls: &TlsConnector, server_pid: u32) -> anyhow::Result<LoadRun> {
     let phase = Arc::new(AtomicU8::new(WARMING));
-    let spec_path: Arc<str> = spec.path.as_str().into();
+    anyhow::ensure!(!spec.paths.is_empty(), "no path to load");
+    let paths: Arc<[String]> = spec.paths.clone().into();
     let token: Arc<str> = spec.token.as_str().into();
     let mut workers = Vec::with_capacity(spec.concurrency);
-    for _ in 0..spec.concurrency {
+    for i in 0..spec.concurrency {
         let conn = Conn::open(spec.api, tls).await?;
-        let (phase, path, token, tls) =
-            (phase.clone(), spec_path.clone(), token.clone(), tls.clone());
+        let (phase, paths, token, tls) = (phase.clone(), paths.clone(), token.clone(), tls.clone());
         let api = spec.api;
+        let first = i * paths.len() / spec.concurrency;
         workers.push(tokio::spawn(async move {
-            worker(conn, api, &tls, &path, &token, &phase).await
+            let target = Target {
+                paths: &paths,
+                first,
+                token: &token,
+            };
+            worker(conn, api, &tls, target, &phase).await
         }));
     }
     let me = std::process::id();
@@ -111,20 +118,29 @@ pub async fn run(spec: &LoadSpec, tls: &TlsConnector, server_pid: u32) -> anyhow
     })
 }
 
+/// What one worker requests: `paths` in turn from index `first`, with `token`.
+struct Target<'a> {
+    paths: &'a [String],
+    first: usize,
+    token: &'a str,
+}
+
 /// Sends requests back to back on one connection (reopened after a failure) until `DONE`;
 /// records those that complete while `MEASURING`. Returns (latencies, errors).
 async fn worker(
     mut conn: Conn,
     api: SocketAddr,
     tls: &TlsConnector,
-    path: &str,
-    token: &str,
+    target: Target<'_>,
     phase: &AtomicU8,
 ) -> anyhow::Result<(Vec<Duration>, u64)> {
     let (mut latencies, mut errors) = (Vec::with_capacity(1 << 16), 0);
+    let mut next = target.first;
     loop {
+        let path = &target.paths[next % target.paths.len()];
+        next += 1;
         let t = Instant::now();
-        let outcome = conn.get(path, Some(token)).await;
+        let outcome = conn.get(path, Some(target.token)).await;
         let latency = t.elapsed();
         match phase.load(Ordering::Relaxed) {
             DONE => return Ok((latencies, errors)),

@@ -1,16 +1,23 @@
 //! `basalt-bench`: start-up time, throughput, latency, server CPU per request and memory of
-//! the `basalt` binary, measured on loopback and printed as a markdown report.
+//! the `basalt` binary, and the cost of volumes, measured on loopback and printed as a
+//! markdown report.
 
+mod fresh;
 mod http;
+mod lifecycle;
 mod load;
 mod locate;
 mod procfs;
 mod report;
+mod seed;
 mod server;
 mod startup;
 mod stats;
 mod suite;
 mod tokens;
+mod volume_api;
+mod volume_report;
+mod volume_suite;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,7 +34,8 @@ struct Args {
     /// target/release/basalt).
     #[arg(long)]
     basalt: Option<PathBuf>,
-    /// Which measurements to run.
+    /// Which measurements to run (`volumes` is left out by default: seeding 100,000 volumes
+    /// takes minutes).
     #[arg(
         long,
         value_enum,
@@ -41,10 +49,10 @@ struct Args {
     /// Start-up: interval between connection attempts, in µs.
     #[arg(long, default_value_t = 250)]
     poll_us: u64,
-    /// Throughput: concurrency levels (one keep-alive connection per worker).
+    /// Throughput and volume GETs: concurrency levels (one keep-alive connection per worker).
     #[arg(long, value_delimiter = ',', default_value = "1,32")]
     concurrency: Vec<usize>,
-    /// Throughput: repetitions of each level, for the median.
+    /// Throughput, volume GETs and lifecycles: repetitions of each level, for the median.
     #[arg(long, default_value_t = 3)]
     repeats: usize,
     /// Throughput: warm-up before each measured window, in seconds.
@@ -59,6 +67,21 @@ struct Args {
     /// Tokens: concurrent authentications.
     #[arg(long, default_value_t = 8)]
     token_concurrency: usize,
+    /// Volumes: the volume counts the project is grown to in turn, ascending.
+    #[arg(long, value_delimiter = ',', default_value = "0,1000,100000")]
+    volume_counts: Vec<usize>,
+    /// Volumes: concurrent creates while seeding.
+    #[arg(long, default_value_t = 16)]
+    seed_workers: usize,
+    /// Volumes: fresh volumes created and deleted per lifecycle run.
+    #[arg(long, default_value_t = 100)]
+    lifecycle_count: usize,
+    /// Volumes: worker counts of the lifecycle runs (1: one volume at a time).
+    #[arg(long, value_delimiter = ',', default_value = "1,16")]
+    lifecycle_workers: Vec<usize>,
+    /// Volumes: interval between the GETs that wait for a volume, in ms.
+    #[arg(long, default_value_t = 1.0)]
+    poll_ms: f64,
     /// Client runtime threads (1: single-threaded, leaving the other core to the server).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -69,6 +92,7 @@ enum Section {
     Startup,
     Throughput,
     Tokens,
+    Volumes,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -93,25 +117,38 @@ async fn run(args: &Args, bin: PathBuf) -> anyhow::Result<String> {
     let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
     let load_before = procfs::load_average();
     let mut body = String::new();
+    let load = || suite::ThroughputParams {
+        concurrency: args.concurrency.clone(),
+        repeats: args.repeats,
+        warmup: Duration::from_secs_f64(args.warmup),
+        duration: Duration::from_secs_f64(args.duration),
+        ticks_per_second: ticks,
+    };
     if args.only.contains(&Section::Startup) {
         let poll = Duration::from_micros(args.poll_us);
         let runs = suite::startup(&bin, args.startup_runs, poll).await?;
         body += &report::startup(&runs);
     }
     if args.only.contains(&Section::Throughput) {
-        let params = suite::ThroughputParams {
-            concurrency: args.concurrency.clone(),
-            repeats: args.repeats,
-            warmup: Duration::from_secs_f64(args.warmup),
-            duration: Duration::from_secs_f64(args.duration),
-            ticks_per_second: ticks,
-        };
+        let params = load();
         let t = suite::throughput(&bin, &params).await?;
         body += &report::throughput(&t, &params);
     }
     if args.only.contains(&Section::Tokens) {
         let t = suite::tokens(&bin, args.tokens, args.token_concurrency).await?;
         body += &report::tokens(&t, ticks);
+    }
+    if args.only.contains(&Section::Volumes) {
+        let params = volume_suite::VolumeParams {
+            counts: args.volume_counts.clone(),
+            seed_workers: args.seed_workers,
+            lifecycle_count: args.lifecycle_count,
+            lifecycle_workers: args.lifecycle_workers.clone(),
+            poll: Duration::from_secs_f64(args.poll_ms / 1e3),
+            load: load(),
+        };
+        let v = volume_suite::run(&bin, &params).await?;
+        body += &volume_report::volumes(&v, &params);
     }
     let context = report::Context {
         date,

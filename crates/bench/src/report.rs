@@ -3,6 +3,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use crate::fresh::Fresh;
 use crate::procfs::{Machine, Memory};
 use crate::startup::StartupRun;
 use crate::stats::{median, millis};
@@ -20,7 +21,7 @@ pub struct Context {
 }
 
 /// "0.183 ms", "12.4 ms", "731 ms".
-fn ms(value: f64) -> String {
+pub fn ms(value: f64) -> String {
     match value {
         v if v < 1.0 => format!("{v:.3} ms"),
         v if v < 10.0 => format!("{v:.2} ms"),
@@ -29,7 +30,7 @@ fn ms(value: f64) -> String {
     }
 }
 
-fn mib(kib: u64) -> String {
+pub fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
@@ -38,11 +39,19 @@ fn spread(values: &[Duration]) -> String {
     let v: Vec<f64> = values.iter().copied().map(millis).collect();
     let min = v.iter().copied().fold(f64::INFINITY, f64::min);
     let max = v.iter().copied().fold(0.0, f64::max);
-    format!("{} ({min:.1}–{max:.1})", ms(median(v.iter().copied())))
+    let digits = match max {
+        m if m < 1.0 => 3,
+        m if m < 10.0 => 2,
+        _ => 1,
+    };
+    format!(
+        "{} ({min:.digits$}–{max:.digits$})",
+        ms(median(v.iter().copied()))
+    )
 }
 
 /// Thousands separators for counts and rates.
-fn count(n: f64) -> String {
+pub fn count(n: f64) -> String {
     let digits = format!("{:.0}", n.round());
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -124,6 +133,7 @@ pub fn throughput(t: &Throughput, p: &ThroughputParams) -> String {
             runs.iter().map(|r| r.errors).sum::<u64>()
         );
     }
+    s += &fresh(&t.fresh);
     let _ = writeln!(
         s,
         "\nServer memory after these runs: VmRSS {}, VmHWM {}.",
@@ -131,6 +141,23 @@ pub fn throughput(t: &Throughput, p: &ThroughputParams) -> String {
         mib(t.memory_after.peak_kib)
     );
     s
+}
+
+/// A request slower than this on a new connection, but not on the second, is a Nagle stall.
+const STALL: Duration = Duration::from_millis(20);
+
+fn fresh(f: &[Fresh]) -> String {
+    let col = |g: fn(&Fresh) -> Duration| -> Vec<Duration> { f.iter().map(g).collect() };
+    let stalls = f.iter().filter(|c| c.first >= STALL).count();
+    format!(
+        "\nNew connections ({}, one after the other): TLS handshake {}, first `GET /` {}, \
+         second {} (median, min–max); {stalls} first requests took {} ms or more.\n",
+        f.len(),
+        spread(&col(|c| c.handshake)),
+        spread(&col(|c| c.first)),
+        spread(&col(|c| c.second)),
+        STALL.as_millis()
+    )
 }
 
 pub fn tokens(t: &TokenRun, ticks_per_second: u64) -> String {

@@ -37,12 +37,25 @@ impl Server {
     /// Starts `basalt serve` on `data_dir` (created by the server when missing); its log goes
     /// to `log`.
     pub fn spawn(bin: &Path, data_dir: &Path, log: &Path) -> anyhow::Result<Server> {
+        Server::spawn_with(bin, data_dir, log, None)
+    }
+
+    /// As [`Server::spawn`], with `--config FILE` when `config` is given (the file then holds
+    /// every non-default setting; the listen addresses still come from the command line).
+    pub fn spawn_with(
+        bin: &Path,
+        data_dir: &Path,
+        log: &Path,
+        config: Option<&Path>,
+    ) -> anyhow::Result<Server> {
         let (identity, api) = (free_addr()?, free_addr()?);
         let stderr = std::fs::File::create(log)?;
         let mut cmd = Command::new(bin);
-        cmd.arg("--data-dir")
-            .arg(data_dir)
-            .arg("serve")
+        cmd.arg("--data-dir").arg(data_dir);
+        if let Some(config) = config {
+            cmd.arg("--config").arg(config);
+        }
+        cmd.arg("serve")
             .arg("--identity-addr")
             .arg(identity.to_string())
             .arg("--api-addr")

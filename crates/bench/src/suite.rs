@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::fresh::{self, Fresh};
 use crate::http::{connector, Conn};
 use crate::load::{self, LoadSpec, LoadSummary};
 use crate::procfs::{self, Memory};
@@ -36,7 +37,12 @@ pub struct ThroughputParams {
     pub ticks_per_second: u64,
 }
 
+/// New connections measured before the throughput runs.
+const FRESH_CONNECTIONS: usize = 20;
+
 pub struct Throughput {
+    /// The first and second request on each of a few new connections.
+    pub fresh: Vec<Fresh>,
     /// Per concurrency level, one summary per repetition.
     pub runs: Vec<(usize, Vec<LoadSummary>)>,
     pub memory_after: Memory,
@@ -50,13 +56,14 @@ pub async fn throughput(bin: &Path, p: &ThroughputParams) -> anyhow::Result<Thro
     server.wait_ready().await?;
     let tls = connector(&server.ca_pem())?;
     let (token, project) = tokens::issue_one(&mut Conn::open(server.identity, &tls).await?).await?;
+    let fresh = fresh::measure(server.api, &tls, FRESH_CONNECTIONS).await?;
     let mut runs: Vec<(usize, Vec<LoadSummary>)> =
         p.concurrency.iter().map(|&c| (c, Vec::new())).collect();
     for rep in 1..=p.repeats {
         for (concurrency, summaries) in runs.iter_mut() {
             let spec = LoadSpec {
                 api: server.api,
-                path: format!("/v2/{project}/extensions"),
+                paths: vec![format!("/v2/{project}/extensions")],
                 token: token.clone(),
                 concurrency: *concurrency,
                 warmup: p.warmup,
@@ -82,7 +89,11 @@ pub async fn throughput(bin: &Path, p: &ThroughputParams) -> anyhow::Result<Thro
     }
     let memory_after = procfs::memory(server.pid)?;
     server.stop().await?;
-    Ok(Throughput { runs, memory_after })
+    Ok(Throughput {
+        fresh,
+        runs,
+        memory_after,
+    })
 }
 
 pub struct TokenRun {
