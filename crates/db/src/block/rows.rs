@@ -130,6 +130,24 @@ pub(crate) async fn attach_metadata(
     Ok(())
 }
 
+/// Runs a volume query built on `VOLUME_COLUMNS`/`VOLUME_FROM` and fills in the metadata.
+pub(crate) async fn fetch_volumes(
+    conn: &mut SqliteConnection,
+    mut query: QueryBuilder<'_, Sqlite>,
+) -> Result<Vec<Volume>, StoreError> {
+    let rows: Vec<VolumeRow> = query
+        .build_query_as()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(err)?;
+    let mut volumes = rows
+        .into_iter()
+        .map(VolumeRow::into_volume)
+        .collect::<Result<Vec<_>, _>>()?;
+    attach_metadata(conn, &mut volumes).await?;
+    Ok(volumes)
+}
+
 pub(crate) async fn load_volume(
     conn: &mut SqliteConnection,
     id: &str,

@@ -9,7 +9,7 @@ use basalt_domain::ports::StoreError;
 use basalt_domain::volume::{FilterValue, SortDir, SortKey, Volume, VolumeQuery};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-use super::rows::{attach_metadata, VolumeRow, VOLUME_COLUMNS, VOLUME_FROM};
+use super::rows::{fetch_volumes, VOLUME_COLUMNS, VOLUME_FROM};
 use crate::error::store_err_domain as err;
 
 /// The column of a sort or filter key, and whether it is nullable text.
@@ -144,17 +144,7 @@ pub(crate) async fn list(pool: &SqlitePool, q: &VolumeQuery) -> Result<Vec<Volum
     b.push(" LIMIT ").push_bind(i64::from(q.limit));
     b.push(" OFFSET ").push_bind(q.offset as i64);
 
-    let rows: Vec<VolumeRow> = b
-        .build_query_as()
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(err)?;
-    let mut volumes = rows
-        .into_iter()
-        .map(VolumeRow::into_volume)
-        .collect::<Result<Vec<_>, _>>()?;
-    attach_metadata(&mut conn, &mut volumes).await?;
-    Ok(volumes)
+    fetch_volumes(&mut conn, b).await
 }
 
 fn sql_dir(d: SortDir) -> &'static str {

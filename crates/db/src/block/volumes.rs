@@ -10,8 +10,7 @@ use chrono::Utc;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::rows::{
-    attach_metadata, load_volume, replace_metadata, upsert_metadata, VolumeRow, VOLUME_COLUMNS,
-    VOLUME_FROM,
+    fetch_volumes, load_volume, replace_metadata, upsert_metadata, VOLUME_COLUMNS, VOLUME_FROM,
 };
 use super::{claim, micros, SqlBlockStore};
 use crate::error::store_err_domain as err;
@@ -317,16 +316,6 @@ impl VolumeStore for SqlBlockStore {
             s.push_bind(st.as_str());
         }
         b.push(")");
-        let rows: Vec<VolumeRow> = b
-            .build_query_as()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(err)?;
-        let mut volumes = rows
-            .into_iter()
-            .map(VolumeRow::into_volume)
-            .collect::<Result<Vec<_>, _>>()?;
-        attach_metadata(&mut conn, &mut volumes).await?;
-        Ok(volumes)
+        fetch_volumes(&mut conn, b).await
     }
 }
