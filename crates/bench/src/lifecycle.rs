@@ -44,6 +44,10 @@ pub struct LifecycleRun {
     pub delete_cpu_ticks: u64,
     /// GETs sent while waiting, both phases.
     pub polls: u64,
+    /// Volumes that failed (an error answer, an `error` status, a timeout), both phases,
+    /// with the first failure; they are left out of the figures.
+    pub failures: usize,
+    pub first_failure: Option<String>,
 }
 
 /// One volume's way through a phase.
@@ -72,15 +76,16 @@ pub async fn run(
 
     let cpu0 = procfs::cpu_ticks(server_pid)?;
     let t0 = Instant::now();
-    let (conns, created) = phase(conns, names, vols, spec, Phase::Create).await?;
+    let (conns, created, mut failed) = phase(conns, names, vols, spec, tls, Phase::Create).await?;
     let create_wall = t0.elapsed();
     let cpu1 = procfs::cpu_ticks(server_pid)?;
 
     let ids = created.iter().map(|s| s.id.clone()).collect();
     let t1 = Instant::now();
-    let (_, deleted) = phase(conns, ids, vols, spec, Phase::Delete).await?;
+    let (_, deleted, failed_deletes) = phase(conns, ids, vols, spec, tls, Phase::Delete).await?;
     let delete_wall = t1.elapsed();
     let cpu2 = procfs::cpu_ticks(server_pid)?;
+    failed.extend(failed_deletes);
 
     let sorted = |steps: &[Step], f: fn(&Step) -> Option<Duration>| {
         let mut v: Vec<Duration> = steps.iter().filter_map(f).collect();
@@ -98,6 +103,8 @@ pub async fn run(
         delete_wall,
         delete_cpu_ticks: cpu2 - cpu1,
         polls: created.iter().chain(&deleted).map(|s| s.polls).sum(),
+        failures: failed.len(),
+        first_failure: failed.into_iter().next(),
     })
 }
 
@@ -109,41 +116,52 @@ enum Phase {
     Delete,
 }
 
-/// Splits `items` round-robin over the connections, one task each; gives the connections back.
+/// Splits `items` round-robin over the connections, one task each; gives the connections
+/// back, with the steps that succeeded and the failures.
 async fn phase(
     conns: Vec<Conn>,
     items: Vec<String>,
     vols: &Volumes,
     spec: &LifecycleSpec,
+    tls: &TlsConnector,
     which: Phase,
-) -> anyhow::Result<(Vec<Conn>, Vec<Step>)> {
+) -> anyhow::Result<(Vec<Conn>, Vec<Step>, Vec<String>)> {
     let n = conns.len();
     let tasks: Vec<_> = conns
         .into_iter()
         .enumerate()
         .map(|(w, mut conn)| {
             let mine: Vec<String> = items.iter().skip(w).step_by(n).cloned().collect();
-            let (vols, size, poll) = (vols.clone(), spec.size_gib, spec.poll);
+            let (vols, tls) = (vols.clone(), tls.clone());
+            let (api, size, poll) = (spec.api, spec.size_gib, spec.poll);
             tokio::spawn(async move {
-                let mut steps = Vec::with_capacity(mine.len());
+                let (mut steps, mut failed) = (Vec::with_capacity(mine.len()), Vec::new());
                 for item in mine {
                     let step = match which {
-                        Phase::Create => create(&vols, &mut conn, &item, size, poll).await?,
-                        Phase::Delete => delete(&vols, &mut conn, item, poll).await?,
+                        Phase::Create => create(&vols, &mut conn, &item, size, poll).await,
+                        Phase::Delete => delete(&vols, &mut conn, item, poll).await,
                     };
-                    steps.push(step);
+                    match step {
+                        Ok(step) => steps.push(step),
+                        Err(e) => {
+                            failed.push(format!("{e:#}"));
+                            // The connection may be the casualty: start afresh.
+                            conn = Conn::open(api, &tls).await?;
+                        }
+                    }
                 }
-                anyhow::Ok((conn, steps))
+                anyhow::Ok((conn, steps, failed))
             })
         })
         .collect();
-    let (mut conns, mut steps) = (Vec::with_capacity(n), Vec::with_capacity(items.len()));
+    let (mut conns, mut steps, mut failed) = (Vec::new(), Vec::new(), Vec::new());
     for t in tasks {
-        let (conn, s) = t.await??;
+        let (conn, s, f) = t.await??;
         conns.push(conn);
         steps.extend(s);
+        failed.extend(f);
     }
-    Ok((conns, steps))
+    Ok((conns, steps, failed))
 }
 
 async fn create(

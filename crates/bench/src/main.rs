@@ -82,6 +82,10 @@ struct Args {
     /// Volumes: interval between the GETs that wait for a volume, in ms.
     #[arg(long, default_value_t = 1.0)]
     poll_ms: f64,
+    /// Volumes: keep the server's data directory, configuration and log here (and start from
+    /// the volumes a previous run left there) instead of a temporary directory.
+    #[arg(long)]
+    volumes_dir: Option<PathBuf>,
     /// Client runtime threads (1: single-threaded, leaving the other core to the server).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -146,6 +150,7 @@ async fn run(args: &Args, bin: PathBuf) -> anyhow::Result<String> {
             lifecycle_workers: args.lifecycle_workers.clone(),
             poll: Duration::from_secs_f64(args.poll_ms / 1e3),
             load: load(),
+            keep_dir: args.volumes_dir.clone(),
         };
         let v = volume_suite::run(&bin, &params).await?;
         body += &volume_report::volumes(&v, &params);

@@ -14,8 +14,10 @@ use crate::http::Conn;
 use crate::procfs;
 use crate::volume_api::Volumes;
 
-/// Failed creates retried before seeding gives up.
-const MAX_RETRIES: u64 = 100;
+/// Failed creates (a 500, say) are counted and sent again after a pause; seeding gives up
+/// after this many failures in a row for one volume.
+const MAX_ATTEMPTS: u32 = 50;
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// How long the last volumes may stay `creating` after the last POST.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -123,20 +125,20 @@ async fn worker(
             return Ok(made);
         }
         let name = format!("bench-seed-{}", s.have + i);
+        let mut attempts = 0;
         let id = loop {
+            attempts += 1;
             match vols.create(&mut conn, &name, 1).await {
                 Ok(id) => break id,
-                Err(e) => {
+                Err(e) if attempts < MAX_ATTEMPTS => {
                     let mut r = s.retries.lock().expect("not poisoned");
                     r.0 += 1;
                     r.1.get_or_insert_with(|| format!("{e:#}"));
-                    if r.0 > MAX_RETRIES {
-                        bail!("seeding: more than {MAX_RETRIES} failed creates; first: {e:#}");
-                    }
                 }
+                Err(e) => bail!("seeding: {MAX_ATTEMPTS} failed creates in a row: {e:#}"),
             }
             // A failure may have closed the connection.
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::time::sleep(RETRY_PAUSE).await;
             if let Ok(fresh) = Conn::open(api, tls).await {
                 conn = fresh;
             }

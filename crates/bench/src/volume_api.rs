@@ -116,6 +116,28 @@ impl Volumes {
             .is_empty())
     }
 
+    /// Every volume id of the project, oldest first (summary pages of 1,000, newest first).
+    pub async fn all_ids(&self, conn: &mut Conn) -> anyhow::Result<Vec<String>> {
+        let mut ids: Vec<String> = Vec::new();
+        loop {
+            let rest = match ids.last() {
+                Some(marker) => format!("/volumes?limit=1000&marker={marker}"),
+                None => "/volumes?limit=1000".to_owned(),
+            };
+            let reply = self.call(conn, Method::GET, &rest, None).await?;
+            expect(&reply, StatusCode::OK, "GET volumes")?;
+            let doc: Value = serde_json::from_slice(&reply.body)?;
+            let page = doc["volumes"].as_array().context("no volumes array")?;
+            for v in page {
+                ids.push(v["id"].as_str().context("no volume id")?.to_owned());
+            }
+            if page.len() < 1000 {
+                ids.reverse();
+                return Ok(ids);
+            }
+        }
+    }
+
     /// The number of volumes on one page of `rest` (a listing path with its query).
     pub async fn page_len(&self, conn: &mut Conn, rest: &str) -> anyhow::Result<usize> {
         let reply = self.call(conn, Method::GET, rest, None).await?;

@@ -131,8 +131,8 @@ fn lifecycles(levels: &[Level], p: &VolumeParams, ticks: u64) -> String {
          {} ms; median of {} runs)\n\n\
          | volumes held | workers | POST p50 | available p50 | available p99 | server's \
          `updated_at − created_at` p50 | creates/s | server CPU / create (polls included) | \
-         DELETE p50 | gone p50 | gone p99 | deletes/s | server CPU / delete | GETs / volume |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+         DELETE p50 | gone p50 | gone p99 | deletes/s | server CPU / delete | GETs / volume | failed (all runs) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
         p.lifecycle_count,
         millis(p.poll),
         p.load.repeats
@@ -145,7 +145,7 @@ fn lifecycles(levels: &[Level], p: &VolumeParams, ticks: u64) -> String {
             let _ = writeln!(
                 s,
                 "| {} | {workers} | {} | **{}** | {} | {} | {:.0} | {} | {} | {} | {} | {:.0} | {} \
-                 | {:.1} |",
+                 | {:.1} | {} |",
                 count(l.count as f64),
                 ms(med(&|r| pct(&r.post, 50.0))),
                 ms(med(&|r| pct(&r.to_available, 50.0))),
@@ -159,9 +159,18 @@ fn lifecycles(levels: &[Level], p: &VolumeParams, ticks: u64) -> String {
                 med(&|r| n / r.delete_wall.as_secs_f64()),
                 ms(med(&|r| r.delete_cpu_ticks as f64 * 1e3 / ticks as f64 / n)),
                 med(&|r| r.polls as f64 / n / 2.0),
+                runs.iter().map(|r| r.failures).sum::<usize>(),
             );
         }
     }
+    let failures = levels
+        .iter()
+        .flat_map(|l| l.lifecycles.iter().flat_map(|(_, runs)| runs))
+        .filter_map(|r| r.first_failure.as_deref());
+    for (i, f) in failures.enumerate().take(5) {
+        let _ = write!(s, "{}{f}", if i == 0 { "\nFirst failures: " } else { "; " });
+    }
+    s.push('\n');
     s
 }
 

@@ -3,8 +3,10 @@
 //! the server's memory and database size, listing and show throughput, and the lifecycle of
 //! fresh volumes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use anyhow::Context;
 
 use crate::http::{connector, Conn};
 use crate::lifecycle::{self, LifecycleRun, LifecycleSpec};
@@ -31,6 +33,9 @@ pub struct VolumeParams {
     pub poll: Duration,
     /// Concurrency levels, repetitions and windows of the GET loads and lifecycle repetitions.
     pub load: ThroughputParams,
+    /// Where the server's data directory, configuration and log live, kept afterwards (so
+    /// that a later run starts from the volumes seeded); a temporary directory when `None`.
+    pub keep_dir: Option<PathBuf>,
 }
 
 /// A GET load at one volume count: its name, then per concurrency level one summary per run.
@@ -62,23 +67,41 @@ pub async fn run(bin: &Path, p: &VolumeParams) -> anyhow::Result<VolumeResults> 
         p.counts.windows(2).all(|w| w[0] < w[1]),
         "volume counts must be ascending"
     );
-    let root = tempfile::tempdir()?;
-    let config = root.path().join("basalt.toml");
+    let temp = tempfile::tempdir()?;
+    let root = p.keep_dir.as_deref().unwrap_or(temp.path());
+    std::fs::create_dir_all(root)?;
+    let config = root.join("basalt.toml");
     std::fs::write(&config, CONFIG)?;
-    let data = root.path().join("data");
-    let mut server = Server::spawn_with(bin, &data, &root.path().join("log"), Some(&config))?;
+    let log = root.join("basalt.log");
+    let mut server = Server::spawn_with(bin, &root.join("data"), &log, Some(&config))?;
     server.wait_ready().await?;
+    let outcome = measure(&server, p).await;
+    let tail = server.log_tail();
+    server.stop().await?;
+    outcome.with_context(|| format!("server log ({}), last lines:\n{tail}", log.display()))
+}
+
+async fn measure(server: &Server, p: &VolumeParams) -> anyhow::Result<VolumeResults> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = procfs::memory(server.pid)?;
     let tls = connector(&server.ca_pem())?;
     let (token, project) = tokens::issue_one(&mut Conn::open(server.identity, &tls).await?).await?;
     let vols = Volumes { project, token };
-    vols.unlimited_quota(&mut Conn::open(server.api, &tls).await?)
-        .await?;
+    let mut conn = Conn::open(server.api, &tls).await?;
+    vols.unlimited_quota(&mut conn).await?;
+    // A kept data directory may hold volumes from an earlier run.
+    let mut ids = vols.all_ids(&mut conn).await?;
+    if !ids.is_empty() {
+        eprintln!("the project already holds {} volumes", ids.len());
+    }
 
     let mut levels = Vec::with_capacity(p.counts.len());
-    let (mut have, mut ids) = (0, Vec::new());
     for &count in &p.counts {
+        let have = ids.len();
+        if count < have {
+            eprintln!("skipping {count} volumes: the project holds {have}");
+            continue;
+        }
         let seeded = if count > have {
             eprintln!(
                 "seeding {have} → {count} volumes with {} workers...",
@@ -102,10 +125,9 @@ pub async fn run(bin: &Path, p: &VolumeParams) -> anyhow::Result<VolumeResults> 
         } else {
             None
         };
-        have = count;
         let memory = procfs::memory(server.pid)?;
-        let endpoints = gets(&server, &tls, &vols, &ids, p).await?;
-        let lifecycles = lifecycles(&server, &tls, &vols, count, p).await?;
+        let endpoints = gets(server, &tls, &vols, &ids, p).await?;
+        let lifecycles = lifecycles(server, &tls, &vols, count, p).await?;
         levels.push(Level {
             count,
             seeded,
@@ -115,12 +137,10 @@ pub async fn run(bin: &Path, p: &VolumeParams) -> anyhow::Result<VolumeResults> 
             lifecycles,
         });
     }
-    let memory_end = procfs::memory(server.pid)?;
-    server.stop().await?;
     Ok(VolumeResults {
         idle,
         levels,
-        memory_end,
+        memory_end: procfs::memory(server.pid)?,
     })
 }
 
@@ -240,7 +260,7 @@ async fn lifecycles(
             eprintln!(
                 "{count} volumes, lifecycle of {} with {workers} worker(s), run {rep}/{}: \
                  available p50 {:.2} ms p99 {:.2} ms (server span p50 {:.2} ms), create {:.2} s; \
-                 gone p50 {:.2} ms p99 {:.2} ms, delete {:.2} s",
+                 gone p50 {:.2} ms p99 {:.2} ms, delete {:.2} s; {} failed",
                 p.lifecycle_count,
                 p.load.repeats,
                 millis(crate::stats::percentile(&r.to_available, 50.0)),
@@ -249,7 +269,8 @@ async fn lifecycles(
                 r.create_wall.as_secs_f64(),
                 millis(crate::stats::percentile(&r.to_gone, 50.0)),
                 millis(crate::stats::percentile(&r.to_gone, 99.0)),
-                r.delete_wall.as_secs_f64()
+                r.delete_wall.as_secs_f64(),
+                r.failures
             );
             runs.push(r);
         }
