@@ -167,6 +167,9 @@ pub trait JobStore: Send + Sync + 'static {
 #[async_trait]
 pub trait QuotaStore: Send + Sync + 'static {
     async fn usage(&self, project_id: &str) -> Result<Usage, StoreError>;
+    /// Recounts usage from the resources themselves and repairs the stored counters; returns
+    /// how many counters were wrong.
+    async fn recount_usage(&self) -> Result<u64, StoreError>;
     /// Limits set for the project (only those that differ from its class).
     async fn project_limits(&self, project_id: &str) -> Result<BTreeMap<String, i64>, StoreError>;
     async fn set_project_limits(

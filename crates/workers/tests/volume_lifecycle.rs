@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use basalt_db::Database;
-use basalt_domain::ports::JobStore;
+use basalt_domain::ports::{JobStore, QuotaStore};
 use basalt_domain::quota::QuotaService;
 use basalt_domain::volume::{NewVolume, VolumeService, VolumeStatus};
 use basalt_domain::{BackendPlacement, Caller, DomainError, DomainSettings};
@@ -53,6 +53,17 @@ async fn world_with(ratio: f64) -> World {
         runner,
         backend,
         _dir: dir,
+    }
+}
+
+impl World {
+    /// The usage counters the triggers keep agree with a recount from the rows.
+    async fn assert_usage_consistent(&self) {
+        assert_eq!(
+            self.store.recount_usage().await.unwrap(),
+            0,
+            "usage counters drifted"
+        );
     }
 }
 
@@ -169,6 +180,7 @@ async fn fifty_concurrent_creates_against_a_quota_of_ten_make_exactly_ten() {
         err.to_string(),
         "VolumeLimitExceeded: Maximum number of volumes allowed (10) exceeded for quota 'volumes'."
     );
+    w.assert_usage_consistent().await;
 }
 
 #[tokio::test]
@@ -194,6 +206,7 @@ async fn gigabytes_and_per_volume_limits_are_enforced_and_extend_claims_the_delt
     assert!(err.to_string().starts_with(
         "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota. Requested 2G, quota is 5G and 4G has been consumed."
     ), "{err}");
+    w.assert_usage_consistent().await;
 }
 
 #[tokio::test]
@@ -206,6 +219,7 @@ async fn two_racing_deletes_both_succeed_and_one_job_removes_the_volume() {
     assert!(a.is_ok() && b.is_ok());
     assert_eq!(w.runner.run_pending().await, 1);
     assert!(!w.backend.exists(&v.id).await.unwrap());
+    w.assert_usage_consistent().await;
 }
 
 #[tokio::test]
@@ -221,6 +235,7 @@ async fn delete_racing_extend_lets_exactly_one_win() {
         assert!(matches!(loser, DomainError::InvalidVolume(_)), "{loser}");
         w.runner.run_pending().await;
     }
+    w.assert_usage_consistent().await;
 }
 
 #[tokio::test]
@@ -261,6 +276,7 @@ async fn a_create_the_backend_cannot_hold_ends_in_error_with_a_reason_and_frees_
     w.volumes.delete(&caller(), &v.id).await.unwrap();
     w.runner.run_pending().await;
     assert!(w.volumes.get(&caller(), &v.id).await.is_err());
+    w.assert_usage_consistent().await;
 }
 
 #[tokio::test]
@@ -294,4 +310,5 @@ async fn after_a_restart_leased_jobs_run_again_and_nothing_stays_transitional() 
     let v = w.volumes.get(&caller(), &v.id).await.unwrap();
     assert_eq!(v.status, VolumeStatus::Available);
     assert!(w.backend.exists(&v.id).await.unwrap());
+    w.assert_usage_consistent().await;
 }

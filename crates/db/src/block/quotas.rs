@@ -1,5 +1,5 @@
-//! [`QuotaStore`] over sqlx: limits are rows that differ from their defaults; usage is counted
-//! from the volumes themselves.
+//! [`QuotaStore`] over sqlx: limits are rows that differ from their defaults; usage is read from the
+//! counters that triggers keep beside the volumes.
 
 use std::collections::BTreeMap;
 
@@ -7,23 +7,22 @@ use async_trait::async_trait;
 use basalt_domain::ports::{QuotaStore, StoreError};
 use basalt_domain::quota::Usage;
 
-use super::claim::HELD_GIB;
+use super::claim;
 use super::SqlBlockStore;
 use crate::error::store_err_domain as err;
 
 #[async_trait]
 impl QuotaStore for SqlBlockStore {
     async fn usage(&self, project_id: &str) -> Result<Usage, StoreError> {
-        let sql = format!(
-            "SELECT COALESCE(t.name, v.volume_type_id), COUNT(*), {HELD_GIB} \
-             FROM volumes v LEFT JOIN volume_types t ON t.id = v.volume_type_id \
-             WHERE v.project_id = ? AND v.use_quota GROUP BY v.volume_type_id"
-        );
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(&sql)
-            .bind(project_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT COALESCE(t.name, u.volume_type_id), u.volumes, u.volume_gib \
+             FROM quota_usage u LEFT JOIN volume_types t ON t.id = u.volume_type_id \
+             WHERE u.project_id = ? AND (u.volumes <> 0 OR u.volume_gib <> 0)",
+        )
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
         let mut u = Usage::default();
         for (ty, n, gib) in rows {
             u.volumes += n;
@@ -31,6 +30,13 @@ impl QuotaStore for SqlBlockStore {
             u.per_type.insert(ty, (n, gib, 0));
         }
         Ok(u)
+    }
+
+    async fn recount_usage(&self) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await.map_err(err)?;
+        let wrong = claim::recount(&mut tx).await?;
+        tx.commit().await.map_err(err)?;
+        Ok(wrong)
     }
 
     async fn project_limits(&self, project_id: &str) -> Result<BTreeMap<String, i64>, StoreError> {

@@ -58,6 +58,18 @@ impl QuotaService {
     }
 
     /// The class `default` over built-in defaults.
+    /// The start-up consistency check of the usage counters (see [`QuotaStore::recount_usage`]).
+    pub async fn recount_usage(&self) -> Result<u64, DomainError> {
+        let wrong = self.store.recount_usage().await?;
+        if wrong > 0 {
+            tracing::warn!(
+                counters = wrong,
+                "quota usage counters disagreed with the volumes; repaired"
+            );
+        }
+        Ok(wrong)
+    }
+
     pub async fn class_set(&self, class: &str) -> Result<BTreeMap<String, i64>, DomainError> {
         let overrides = self.store.class_limits(class).await?;
         Ok(self

@@ -470,6 +470,7 @@ impl VolumeService {
     /// reason, its quota released. With `restarting`, every lease is released (single node).
     pub async fn reconcile(&self, restarting: bool) -> Result<usize, DomainError> {
         let released = if restarting {
+            self.quotas.recount_usage().await?;
             self.jobs.release_all().await?
         } else {
             self.jobs.release_expired(Utc::now()).await?
