@@ -229,6 +229,10 @@ class Basalt:
         assert st.st_size == size_gib * GiB, (path, st.st_size)
         assert st.st_blocks * 512 < GiB, f"{path} is not sparse: {st.st_blocks} blocks"
 
+    def snapshot_file(self, snapshot_id: str) -> Path:
+        """Where the file backend keeps a snapshot's data."""
+        return self.data_dir / "volumes" / f"snapshot-{snapshot_id}"
+
     def volume_files(self) -> list[str]:
         return sorted(p.name for p in (self.data_dir / "volumes").iterdir())
 
@@ -253,7 +257,8 @@ class Basalt:
                 lambda: tenant.volume_status(volume_id) not in ("creating", "extending"),
                 f"leftover volume {volume_id} to settle",
             )
-            r = tenant.volume_api("DELETE", f"/volumes/{volume_id}")
+            # With its snapshots, if any.
+            r = tenant.volume_api("DELETE", f"/volumes/{volume_id}?cascade=true")
             assert r.status_code in (202, 404), r.text
         for volume_id in leftovers:
             wait_until(

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use basalt_domain::quota::QuotaService;
+use basalt_domain::snapshot::SnapshotService;
 use basalt_domain::volume::VolumeService;
 use basalt_identity::Identity;
 
@@ -17,6 +18,7 @@ pub struct PublicUrls {
 pub struct ApiState {
     pub identity: Arc<Identity>,
     pub volumes: Arc<VolumeService>,
+    pub snapshots: Arc<SnapshotService>,
     pub quotas: Arc<QuotaService>,
     pub urls: Arc<PublicUrls>,
     pub max_body_bytes: usize,

@@ -16,6 +16,7 @@ use crate::config::{resolve, Config};
 
 pub struct BlockStorage {
     pub volumes: Arc<VolumeService>,
+    pub snapshots: Arc<basalt_domain::snapshot::SnapshotService>,
     pub quotas: Arc<QuotaService>,
     pub runner: Arc<JobRunner>,
 }
@@ -83,12 +84,14 @@ pub async fn build(
     };
     let BlockServices {
         volumes,
+        snapshots,
         quotas,
         runner,
     } = assemble(db.block_store(), backends(cfg, data_dir)?, settings, runner);
     volumes.ensure_default_type().await?;
     Ok(BlockStorage {
         volumes,
+        snapshots,
         quotas,
         runner,
     })

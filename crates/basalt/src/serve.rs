@@ -36,17 +36,18 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
         .await?;
     let block = crate::block_storage::build(&cfg, &env.data_dir, &db).await?;
     // Before serving: jobs of the previous process run again, stranded volumes are failed.
-    let stranded = block.volumes.reconcile(true).await?;
+    let stranded = block.volumes.reconcile(true).await? + block.snapshots.reconcile().await?;
     if stranded > 0 {
         tracing::warn!(
             stranded,
-            "volumes left in a transitional status were failed"
+            "volumes and snapshots left in a transitional status were failed"
         );
     }
     let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
     let mut workers = block.runner.spawn(workers_stop.clone());
     workers.push(basalt_workers::spawn_reconciler(
         block.volumes.clone(),
+        block.snapshots.clone(),
         crate::block_storage::reconcile_every(&cfg),
         workers_stop,
     ));
@@ -54,6 +55,7 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
     let state = ApiState {
         identity: identity.clone(),
         volumes: block.volumes.clone(),
+        snapshots: block.snapshots.clone(),
         quotas: block.quotas.clone(),
         urls: Arc::new(basalt_api::PublicUrls {
             identity: urls.identity.clone(),

@@ -48,6 +48,9 @@ pub enum DomainError {
     /// 400 "Invalid volume: ..."
     #[error("Invalid volume: {0}")]
     InvalidVolume(String),
+    /// 400 "Invalid snapshot: ..."
+    #[error("Invalid snapshot: {0}")]
+    InvalidSnapshot(String),
     /// 403 "Policy doesn't allow <rule> to be performed."
     #[error("Policy doesn't allow {0} to be performed.")]
     Forbidden(&'static str),
@@ -67,5 +70,9 @@ pub enum DomainError {
 impl DomainError {
     pub fn volume_not_found(id: &str) -> Self {
         DomainError::NotFound(format!("Volume {id} could not be found."))
+    }
+
+    pub fn snapshot_not_found(id: &str) -> Self {
+        DomainError::NotFound(format!("Snapshot {id} could not be found."))
     }
 }

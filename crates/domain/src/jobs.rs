@@ -8,9 +8,39 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobKind {
-    CreateVolume { backend: String, size_gib: i64 },
-    DeleteVolume { backend: String },
-    ExtendVolume { backend: String, new_size_gib: i64 },
+    CreateVolume {
+        backend: String,
+        size_gib: i64,
+        /// Where the data comes from; none for an empty volume.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<VolumeSource>,
+    },
+    /// Removes the volume's storage, after that of `snapshots` (a cascade).
+    DeleteVolume {
+        backend: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        snapshots: Vec<String>,
+    },
+    ExtendVolume {
+        backend: String,
+        new_size_gib: i64,
+    },
+    /// The subject is the snapshot.
+    CreateSnapshot {
+        backend: String,
+        volume_id: String,
+    },
+    DeleteSnapshot {
+        backend: String,
+    },
+}
+
+/// The data a new volume starts with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VolumeSource {
+    Snapshot(String),
+    Volume(String),
 }
 
 impl JobKind {
@@ -19,14 +49,25 @@ impl JobKind {
             JobKind::CreateVolume { .. } => "create_volume",
             JobKind::DeleteVolume { .. } => "delete_volume",
             JobKind::ExtendVolume { .. } => "extend_volume",
+            JobKind::CreateSnapshot { .. } => "create_snapshot",
+            JobKind::DeleteSnapshot { .. } => "delete_snapshot",
         }
+    }
+
+    /// Whether the job's subject is a snapshot (else a volume).
+    pub fn on_snapshot(&self) -> bool {
+        matches!(
+            self,
+            JobKind::CreateSnapshot { .. } | JobKind::DeleteSnapshot { .. }
+        )
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     pub id: String,
-    pub volume_id: String,
+    /// The volume or snapshot the job works on.
+    pub subject_id: String,
     pub kind: JobKind,
     /// Attempts already made (0 for a new job).
     pub attempts: u32,
@@ -34,13 +75,37 @@ pub struct Job {
 }
 
 impl Job {
-    pub fn new(volume_id: &str, kind: JobKind) -> Job {
+    pub fn new(subject_id: &str, kind: JobKind) -> Job {
         Job {
             id: uuid::Uuid::new_v4().to_string(),
-            volume_id: volume_id.to_owned(),
+            subject_id: subject_id.to_owned(),
             kind,
             attempts: 0,
             run_after: Utc::now(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_written_before_sources_existed_still_read() {
+        let old = r#"{"kind":"create_volume","backend":"file","size_gib":1}"#;
+        let k: JobKind = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            k,
+            JobKind::CreateVolume {
+                backend: "file".into(),
+                size_gib: 1,
+                source: None
+            }
+        );
+        let old = r#"{"kind":"delete_volume","backend":"file"}"#;
+        assert!(matches!(
+            serde_json::from_str::<JobKind>(old).unwrap(),
+            JobKind::DeleteVolume { snapshots, .. } if snapshots.is_empty()
+        ));
     }
 }

@@ -9,8 +9,10 @@ pub mod metadata;
 pub mod ports;
 pub mod quota;
 pub mod settings;
+pub mod snapshot;
 pub mod volume;
 pub mod volume_type;
+mod wire;
 
 pub use async_trait::async_trait;
 pub use context::Caller;

@@ -11,6 +11,7 @@ use crate::error::QuotaExceeded;
 use crate::jobs::Job;
 use crate::metadata::Metadata;
 use crate::quota::Usage;
+use crate::snapshot::{Snapshot, SnapshotQuery, SnapshotStatus, SnapshotUpdate};
 use crate::volume::{Volume, VolumeQuery, VolumeStatus, VolumeUpdate};
 use crate::volume_type::VolumeType;
 
@@ -28,8 +29,8 @@ pub enum StoreError {
     Backend(String),
 }
 
-/// A quota claim checked and applied inside the transaction that needs it. Usage is counted
-/// from the rows themselves, so a claim can never leak.
+/// A quota claim checked inside the transaction that consumes it, against usage counters the
+/// store keeps with the rows (so a claim can never leak).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuotaClaim {
     pub project_id: String,
@@ -37,9 +38,34 @@ pub struct QuotaClaim {
     /// `(resource name, delta, limit)`; limit -1 is unlimited. Per-type resources name the
     /// type (`gigabytes_<type name>`); the store counts them over `volume_type_id`.
     pub volumes: (String, i64, i64),
+    pub snapshots: (String, i64, i64),
+    /// Volumes' and snapshots' GiB together, as Cinder counts them.
     pub gigabytes: (String, i64, i64),
     pub type_volumes: (String, i64, i64),
+    pub type_snapshots: (String, i64, i64),
     pub type_gigabytes: (String, i64, i64),
+}
+
+/// What a volume's snapshots and dependants mean for a volume transition (a delete).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SnapshotRule {
+    /// Snapshots do not matter.
+    #[default]
+    Ignore,
+    /// The volume must have no snapshot, and no volume may be being created from it.
+    Refuse,
+    /// The volume's snapshots must be exactly these (read just before: one taken meanwhile
+    /// fails the transition), each in [`SnapshotStatus::CASCADABLE`]; they go `deleting` with
+    /// the volume. No volume may be being created from the volume or its snapshots.
+    Cascade(Vec<String>),
+}
+
+/// A source a new volume is created from, checked in the creating transaction: a snapshot
+/// must still be `available`, a volume `available` or `in-use`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceGuard {
+    Snapshot(String),
+    Volume(String),
 }
 
 /// Field changes that go with a status change; `None` leaves a field alone.
@@ -61,6 +87,7 @@ pub struct Transition {
     pub require_detached: bool,
     /// Also require that no migration is running.
     pub require_not_migrating: bool,
+    pub snapshots: SnapshotRule,
     pub to: VolumeStatus,
     pub changes: Changes,
     pub claim: Option<QuotaClaim>,
@@ -76,6 +103,7 @@ impl Transition {
             from: from.to_vec(),
             require_detached: false,
             require_not_migrating: false,
+            snapshots: SnapshotRule::Ignore,
             to,
             changes: Changes::default(),
             claim: None,
@@ -96,13 +124,15 @@ pub enum Guarded<T> {
 
 #[async_trait]
 pub trait VolumeStore: Send + Sync + 'static {
-    /// Inserts the volume (status `creating`) and its job, after checking `claim`.
+    /// Inserts the volume (status `creating`) and its job, after checking `claim` and, when
+    /// given, that the source may still be copied; false (nothing written) when it may not.
     async fn create_volume(
         &self,
         v: &Volume,
+        source: Option<&SourceGuard>,
         claim: &QuotaClaim,
         job: &Job,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     async fn get_volume(&self, id: &str) -> Result<Option<Volume>, StoreError>;
     /// A page of volumes; an unknown marker is `NotFound`.
     async fn list_volumes(&self, q: &VolumeQuery) -> Result<Vec<Volume>, StoreError>;
@@ -130,12 +160,93 @@ pub trait VolumeStore: Send + Sync + 'static {
         key: &str,
         refuse: &[VolumeStatus],
     ) -> Result<Guarded<bool>, StoreError>;
-    /// The volume is gone from storage: remove its row (and metadata) and its job at once.
+    /// The volume is gone from storage: remove its row (and metadata), its snapshots that are
+    /// `deleting` (a cascade), and its job at once.
     async fn remove_volume(&self, id: &str, job_id: &str) -> Result<bool, StoreError>;
     async fn volumes_with_status(
         &self,
         statuses: &[VolumeStatus],
     ) -> Result<Vec<Volume>, StoreError>;
+}
+
+/// A snapshot's compare-and-swap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotTransition {
+    pub snapshot_id: String,
+    /// The CAS condition: the status must be one of these (empty: any status).
+    pub from: Vec<SnapshotStatus>,
+    pub to: SnapshotStatus,
+    pub progress: Option<String>,
+    pub use_quota: Option<bool>,
+    pub status_reason: Option<Option<String>>,
+    /// Also require that no volume is being created from the snapshot.
+    pub require_no_creating_volumes: bool,
+    pub enqueue: Option<Job>,
+    /// The job this transition ends, deleted in the same transaction.
+    pub complete_job: Option<String>,
+}
+
+impl SnapshotTransition {
+    pub fn new(
+        snapshot_id: &str,
+        from: &[SnapshotStatus],
+        to: SnapshotStatus,
+    ) -> SnapshotTransition {
+        SnapshotTransition {
+            snapshot_id: snapshot_id.to_owned(),
+            from: from.to_vec(),
+            to,
+            progress: None,
+            use_quota: None,
+            status_reason: None,
+            require_no_creating_volumes: false,
+            enqueue: None,
+            complete_job: None,
+        }
+    }
+}
+
+#[async_trait]
+pub trait SnapshotStore: Send + Sync + 'static {
+    /// Inserts the snapshot (status `creating`, with its metadata) and its job after checking
+    /// `claim`, provided its volume still has one of `volume_from` statuses and is not
+    /// migrating; false (nothing written) otherwise.
+    async fn create_snapshot(
+        &self,
+        s: &Snapshot,
+        volume_from: &[VolumeStatus],
+        claim: &QuotaClaim,
+        job: &Job,
+    ) -> Result<bool, StoreError>;
+    async fn get_snapshot(&self, id: &str) -> Result<Option<Snapshot>, StoreError>;
+    /// A page of snapshots; an unknown marker is `NotFound`.
+    async fn list_snapshots(&self, q: &SnapshotQuery) -> Result<Vec<Snapshot>, StoreError>;
+    /// Every snapshot of a volume, oldest first.
+    async fn snapshots_of_volume(&self, volume_id: &str) -> Result<Vec<Snapshot>, StoreError>;
+    /// Applies the transition if its condition holds; false when it does not (or no snapshot).
+    async fn snapshot_transition(&self, t: &SnapshotTransition) -> Result<bool, StoreError>;
+    /// Changes name and/or description; false when there is no such snapshot.
+    async fn update_snapshot(&self, id: &str, u: &SnapshotUpdate) -> Result<bool, StoreError>;
+    /// Merges (or with `replace`, replaces) metadata; the full new set, `None` when there is
+    /// no such snapshot.
+    async fn set_snapshot_metadata(
+        &self,
+        id: &str,
+        md: &Metadata,
+        replace: bool,
+    ) -> Result<Option<Metadata>, StoreError>;
+    /// Removes one key: `Some(false)` when the key was absent, `None` when the snapshot is.
+    async fn delete_snapshot_metadata_key(
+        &self,
+        id: &str,
+        key: &str,
+    ) -> Result<Option<bool>, StoreError>;
+    /// The snapshot is gone from storage: remove its row (and metadata) and its job at once.
+    async fn remove_snapshot(&self, id: &str, job_id: &str) -> Result<bool, StoreError>;
+    async fn snapshots_with_status(
+        &self,
+        statuses: &[SnapshotStatus],
+    ) -> Result<Vec<Snapshot>, StoreError>;
 }
 
 #[async_trait]
@@ -159,7 +270,8 @@ pub trait JobStore: Send + Sync + 'static {
     async fn release_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Every job lease, whatever its expiry, is released (a single node restarting).
     async fn release_all(&self) -> Result<u64, StoreError>;
-    async fn job_for_volume(&self, volume_id: &str) -> Result<Option<Job>, StoreError>;
+    /// The pending job of a volume or snapshot.
+    async fn job_for(&self, subject_id: &str) -> Result<Option<Job>, StoreError>;
     /// Drops a job that has nothing left to do.
     async fn finish(&self, job_id: &str) -> Result<(), StoreError>;
 }

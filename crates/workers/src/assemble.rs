@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use basalt_domain::ports::{JobStore, QuotaStore, VolumeStore, VolumeTypeStore};
+use basalt_domain::ports::{JobStore, QuotaStore, SnapshotStore, VolumeStore, VolumeTypeStore};
 use basalt_domain::quota::QuotaService;
+use basalt_domain::snapshot::SnapshotService;
 use basalt_domain::volume::VolumeService;
 use basalt_domain::DomainSettings;
 use tokio::sync::Notify;
@@ -14,6 +15,7 @@ use crate::runner::{JobRunner, RunnerSettings};
 
 pub struct BlockServices {
     pub volumes: Arc<VolumeService>,
+    pub snapshots: Arc<SnapshotService>,
     pub quotas: Arc<QuotaService>,
     pub runner: Arc<JobRunner>,
 }
@@ -25,7 +27,7 @@ pub fn assemble<S>(
     runner: RunnerSettings,
 ) -> BlockServices
 where
-    S: VolumeStore + JobStore + QuotaStore + VolumeTypeStore,
+    S: VolumeStore + SnapshotStore + JobStore + QuotaStore + VolumeTypeStore,
 {
     let signal = Arc::new(Notify::new());
     let quotas = Arc::new(QuotaService::new(store.clone(), store.clone()));
@@ -35,15 +37,32 @@ where
             store.clone(),
             store.clone(),
             store.clone(),
+            store.clone(),
             quotas.clone(),
             settings,
             signal.clone(),
         )
         .with_capacity(manager.clone()),
     );
-    let runner = JobRunner::new(store, volumes.clone(), manager, signal, runner);
+    let snapshots = Arc::new(SnapshotService::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        quotas.clone(),
+        signal.clone(),
+    ));
+    let runner = JobRunner::new(
+        store,
+        volumes.clone(),
+        snapshots.clone(),
+        manager,
+        signal,
+        runner,
+    );
     BlockServices {
         volumes,
+        snapshots,
         quotas,
         runner,
     }

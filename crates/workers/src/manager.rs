@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use basalt_domain::jobs::{Job, JobKind};
+use basalt_domain::jobs::{Job, JobKind, VolumeSource};
 use basalt_domain::ports::Capacity;
 use basalt_storage::{BlockBackend, StorageError};
 
@@ -39,13 +39,21 @@ impl VolumeManager {
 
     /// Does the job's storage work; idempotent, because a job may run again after a crash.
     pub async fn run(&self, job: &Job) -> Result<(), Failure> {
-        let id = job.volume_id.as_str();
+        let id = job.subject_id.as_str();
         match &job.kind {
-            JobKind::CreateVolume { backend, size_gib } => {
+            JobKind::CreateVolume {
+                backend,
+                size_gib,
+                source,
+            } => {
                 let b = self.on(backend)?;
-                b.create(id, gib(*size_gib)?)
-                    .await
-                    .map_err(|e| explain(backend, e))
+                let size = gib(*size_gib)?;
+                let done = match source {
+                    None => b.create(id, size).await,
+                    Some(VolumeSource::Snapshot(s)) => b.create_from_snapshot(s, id, size).await,
+                    Some(VolumeSource::Volume(v)) => b.clone_volume(v, id, size).await,
+                };
+                done.map_err(|e| explain(backend, e))
             }
             JobKind::ExtendVolume {
                 backend,
@@ -56,13 +64,31 @@ impl VolumeManager {
                     .await
                     .map_err(|e| explain(backend, e))
             }
-            JobKind::DeleteVolume { backend } => {
+            JobKind::DeleteVolume { backend, snapshots } => {
                 // A volume never placed has no storage to remove.
                 if backend.is_empty() {
                     return Ok(());
                 }
                 let b = self.on(backend)?;
+                for s in snapshots {
+                    b.delete_snapshot(s)
+                        .await
+                        .map_err(|e| explain(backend, e))?;
+                }
                 b.delete(id).await.map_err(|e| explain(backend, e))
+            }
+            JobKind::CreateSnapshot { backend, volume_id } => {
+                let b = self.on(backend)?;
+                b.create_snapshot(volume_id, id)
+                    .await
+                    .map_err(|e| explain(backend, e))
+            }
+            JobKind::DeleteSnapshot { backend } => {
+                if backend.is_empty() {
+                    return Ok(());
+                }
+                let b = self.on(backend)?;
+                b.delete_snapshot(id).await.map_err(|e| explain(backend, e))
             }
         }
     }

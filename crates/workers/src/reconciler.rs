@@ -1,14 +1,17 @@
 //! The reconciler: at start-up every lease of the previous process is released (its jobs run
-//! again) and stranded volumes are failed; then, periodically, leases of dead workers expire.
+//! again) and stranded volumes and snapshots are failed; then, periodically, leases of dead
+//! workers expire and the same check runs again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use basalt_domain::snapshot::SnapshotService;
 use basalt_domain::volume::VolumeService;
 use tokio::sync::watch;
 
 pub fn spawn_reconciler(
     volumes: Arc<VolumeService>,
+    snapshots: Arc<SnapshotService>,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
@@ -20,6 +23,9 @@ pub fn spawn_reconciler(
             }
             if let Err(e) = volumes.reconcile(false).await {
                 tracing::error!(error = %e, "reconciliation failed");
+            }
+            if let Err(e) = snapshots.reconcile().await {
+                tracing::error!(error = %e, "snapshot reconciliation failed");
             }
         }
     })

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use basalt_domain::jobs::Job;
 use basalt_domain::ports::JobStore;
+use basalt_domain::snapshot::SnapshotService;
 use basalt_domain::volume::VolumeService;
 use chrono::Utc;
 use tokio::sync::{watch, Notify};
@@ -38,6 +39,7 @@ impl Default for RunnerSettings {
 pub struct JobRunner {
     jobs: Arc<dyn JobStore>,
     volumes: Arc<VolumeService>,
+    snapshots: Arc<SnapshotService>,
     manager: Arc<VolumeManager>,
     signal: Arc<Notify>,
     settings: RunnerSettings,
@@ -48,6 +50,7 @@ impl JobRunner {
     pub fn new(
         jobs: Arc<dyn JobStore>,
         volumes: Arc<VolumeService>,
+        snapshots: Arc<SnapshotService>,
         manager: Arc<VolumeManager>,
         signal: Arc<Notify>,
         settings: RunnerSettings,
@@ -55,6 +58,7 @@ impl JobRunner {
         Arc::new(JobRunner {
             jobs,
             volumes,
+            snapshots,
             manager,
             signal,
             settings,
@@ -92,34 +96,47 @@ impl JobRunner {
         let outcome = self.manager.run(&job).await;
         let kind = job.kind.name();
         let reported = match outcome {
-            Ok(()) => self.volumes.complete(&job, Ok(())).await,
+            Ok(()) => self.complete(&job, Ok(())).await,
             Err(Failure::Permanent(reason)) => {
-                tracing::warn!(volume = %job.volume_id, job = kind, %reason, "job failed");
-                self.volumes.complete(&job, Err(reason)).await
+                tracing::warn!(subject = %job.subject_id, job = kind, %reason, "job failed");
+                self.complete(&job, Err(reason)).await
             }
             Err(Failure::Transient(reason)) if job.attempts + 1 < self.settings.max_attempts => {
                 let backoff = self.settings.first_backoff * 2u32.saturating_pow(job.attempts);
                 let run_after =
                     Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
-                tracing::warn!(volume = %job.volume_id, job = kind, %reason, attempt = job.attempts + 1, "job will be retried");
+                tracing::warn!(subject = %job.subject_id, job = kind, %reason, attempt = job.attempts + 1, "job will be retried");
                 self.jobs
                     .retry_later(&job.id, job.attempts + 1, run_after, &reason)
                     .await
                     .map_err(Into::into)
             }
             Err(Failure::Transient(reason)) => {
-                tracing::warn!(volume = %job.volume_id, job = kind, %reason, "job gave up after retries");
-                self.volumes.complete(&job, Err(reason)).await
+                tracing::warn!(subject = %job.subject_id, job = kind, %reason, "job gave up after retries");
+                self.complete(&job, Err(reason)).await
             }
         };
         match reported {
             Ok(()) => {
-                tracing::debug!(volume = %job.volume_id, job = kind, ms = started.elapsed().as_millis() as u64, "job done")
+                tracing::debug!(subject = %job.subject_id, job = kind, ms = started.elapsed().as_millis() as u64, "job done")
             }
             // The lease runs out and the job is retried: nothing is lost.
             Err(e) => {
-                tracing::error!(volume = %job.volume_id, job = kind, error = %e, "recording a job's outcome failed")
+                tracing::error!(subject = %job.subject_id, job = kind, error = %e, "recording a job's outcome failed")
             }
+        }
+    }
+
+    /// Reports the outcome to the service that owns the job's subject.
+    async fn complete(
+        &self,
+        job: &Job,
+        outcome: Result<(), String>,
+    ) -> Result<(), basalt_domain::DomainError> {
+        if job.kind.on_snapshot() {
+            self.snapshots.complete(job, outcome).await
+        } else {
+            self.volumes.complete(job, outcome).await
         }
     }
 

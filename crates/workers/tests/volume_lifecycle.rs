@@ -1,98 +1,15 @@
 //! The volume state machine end to end below HTTP: domain services over the real SQLite store,
 //! jobs run by the real runner on the real file backend. Races are raced for real.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use basalt_db::Database;
-use basalt_domain::ports::{JobStore, QuotaStore};
-use basalt_domain::quota::QuotaService;
-use basalt_domain::volume::{NewVolume, VolumeService, VolumeStatus};
-use basalt_domain::{BackendPlacement, Caller, DomainError, DomainSettings};
-use basalt_storage::{BlockBackend, FileBackend, GIB};
-use basalt_workers::{assemble, Backends, BlockServices, JobRunner, RunnerSettings};
-
-struct World {
-    store: Arc<basalt_db::SqlBlockStore>,
-    volumes: Arc<VolumeService>,
-    quotas: Arc<QuotaService>,
-    runner: Arc<JobRunner>,
-    backend: Arc<FileBackend>,
-    _dir: tempfile::TempDir,
-}
-
-async fn world_with(ratio: f64) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(&format!("sqlite://{}/t.db", dir.path().display()))
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
-    let store = db.block_store();
-    let backend = Arc::new(FileBackend::new(dir.path().join("volumes"), ratio, 0).unwrap());
-    let dynb: Arc<dyn BlockBackend> = backend.clone();
-    let backends: Backends = [("file".to_string(), dynb)].into_iter().collect();
-    let settings = DomainSettings {
-        host: "h".into(),
-        default_availability_zone: "nova".into(),
-        backends: vec![BackendPlacement {
-            name: "file".into(),
-            availability_zone: "nova".into(),
-        }],
-        max_page_size: 1000,
-    };
-    let BlockServices {
-        volumes,
-        quotas,
-        runner,
-    } = assemble(store, backends, settings, RunnerSettings::default());
-    volumes.ensure_default_type().await.unwrap();
-    World {
-        store: db.block_store(),
-        volumes,
-        quotas,
-        runner,
-        backend,
-        _dir: dir,
-    }
-}
-
-impl World {
-    /// The usage counters the triggers keep agree with a recount from the rows.
-    async fn assert_usage_consistent(&self) {
-        assert_eq!(
-            self.store.recount_usage().await.unwrap(),
-            0,
-            "usage counters drifted"
-        );
-    }
-}
-
-async fn world() -> World {
-    world_with(20.0).await
-}
-
-fn caller() -> Caller {
-    Caller {
-        user_id: "u1".into(),
-        project_id: "p1".into(),
-        is_admin: false,
-    }
-}
-
-fn admin() -> Caller {
-    Caller {
-        user_id: "admin".into(),
-        project_id: "adminp".into(),
-        is_admin: true,
-    }
-}
-
-fn sized(n: i64) -> NewVolume {
-    NewVolume {
-        size: Some(n),
-        ..Default::default()
-    }
-}
+use basalt_domain::ports::JobStore;
+use basalt_domain::volume::VolumeStatus;
+use basalt_domain::{Caller, DomainError};
+use basalt_storage::{BlockBackend, GIB};
+use common::{admin, caller, sized, world, world_with};
 
 #[tokio::test]
 async fn a_created_volume_becomes_a_sparse_file_of_its_size_and_goes_away_on_delete() {
@@ -119,8 +36,8 @@ async fn a_created_volume_becomes_a_sparse_file_of_its_size_and_goes_away_on_del
     );
     assert_eq!(w.backend.size_bytes(&v.id).await.unwrap(), 3 * GIB);
 
-    w.volumes.delete(&caller(), &v.id).await.unwrap();
-    w.volumes.delete(&caller(), &v.id).await.unwrap(); // deleting again is accepted
+    w.volumes.delete(&caller(), &v.id, false).await.unwrap();
+    w.volumes.delete(&caller(), &v.id, false).await.unwrap(); // deleting again is accepted
     w.runner.run_pending().await;
     assert!(matches!(
         w.volumes.get(&caller(), &v.id).await,
@@ -142,7 +59,7 @@ async fn another_projects_volume_does_not_exist_for_the_caller() {
         Err(DomainError::NotFound(_))
     ));
     assert!(matches!(
-        w.volumes.delete(&other, &v.id).await,
+        w.volumes.delete(&other, &v.id, false).await,
         Err(DomainError::NotFound(_))
     ));
     assert!(w.volumes.get(&admin(), &v.id).await.is_ok());
@@ -215,7 +132,10 @@ async fn two_racing_deletes_both_succeed_and_one_job_removes_the_volume() {
     let v = w.volumes.create(&caller(), sized(1)).await.unwrap();
     w.runner.run_pending().await;
     let c = caller();
-    let (a, b) = tokio::join!(w.volumes.delete(&c, &v.id), w.volumes.delete(&c, &v.id));
+    let (a, b) = tokio::join!(
+        w.volumes.delete(&c, &v.id, false),
+        w.volumes.delete(&c, &v.id, false)
+    );
     assert!(a.is_ok() && b.is_ok());
     assert_eq!(w.runner.run_pending().await, 1);
     assert!(!w.backend.exists(&v.id).await.unwrap());
@@ -229,7 +149,10 @@ async fn delete_racing_extend_lets_exactly_one_win() {
         let v = w.volumes.create(&caller(), sized(1)).await.unwrap();
         w.runner.run_pending().await;
         let c = caller();
-        let (d, e) = tokio::join!(w.volumes.delete(&c, &v.id), w.volumes.extend(&c, &v.id, 2));
+        let (d, e) = tokio::join!(
+            w.volumes.delete(&c, &v.id, false),
+            w.volumes.extend(&c, &v.id, 2)
+        );
         assert!(d.is_ok() != e.is_ok(), "delete {d:?} extend {e:?}");
         let loser = d.err().or(e.err()).unwrap();
         assert!(matches!(loser, DomainError::InvalidVolume(_)), "{loser}");
@@ -273,7 +196,7 @@ async fn a_create_the_backend_cannot_hold_ends_in_error_with_a_reason_and_frees_
     let used = |r: &str| entries.iter().find(|e| e.resource == r).unwrap().in_use;
     assert_eq!((used("volumes"), used("gigabytes")), (0, 0));
     // An errored volume can be deleted.
-    w.volumes.delete(&caller(), &v.id).await.unwrap();
+    w.volumes.delete(&caller(), &v.id, false).await.unwrap();
     w.runner.run_pending().await;
     assert!(w.volumes.get(&caller(), &v.id).await.is_err());
     w.assert_usage_consistent().await;
@@ -303,7 +226,7 @@ async fn after_a_restart_leased_jobs_run_again_and_nothing_stays_transitional() 
         .lease("dead-runner", now, now + chrono::Duration::hours(1))
         .await
         .unwrap();
-    assert_eq!(leased.unwrap().volume_id, v.id);
+    assert_eq!(leased.unwrap().subject_id, v.id);
     assert_eq!(w.runner.run_pending().await, 0, "the lease still holds");
     w.volumes.reconcile(true).await.unwrap();
     assert_eq!(w.runner.run_pending().await, 1);

@@ -28,16 +28,27 @@ impl Action {
     }
 }
 
-/// The action's name and arguments.
-fn dispatch(body: &Value) -> ApiResult<(Action, &Value)> {
+/// The one action an action body names, with its arguments, whatever the resource: exactly
+/// one key, else "Malformed request body".
+pub(super) fn single_action(body: &Value) -> ApiResult<(&str, &Value)> {
     let malformed = || ApiError::BadRequest("Malformed request body".into());
     let obj = body.as_object().ok_or_else(malformed)?;
     let mut entries = obj.iter();
     let (Some((name, args)), None) = (entries.next(), entries.next()) else {
         return Err(malformed());
     };
-    let action = Action::named(name)
-        .ok_or_else(|| ApiError::BadRequest(format!("There is no such action: {name}")))?;
+    Ok((name.as_str(), args))
+}
+
+/// Cinder's answer to an action name no controller handles.
+pub(super) fn no_such_action(name: &str) -> ApiError {
+    ApiError::BadRequest(format!("There is no such action: {name}"))
+}
+
+/// The action's name and arguments.
+fn dispatch(body: &Value) -> ApiResult<(Action, &Value)> {
+    let (name, args) = single_action(body)?;
+    let action = Action::named(name).ok_or_else(|| no_such_action(name))?;
     Ok((action, args))
 }
 

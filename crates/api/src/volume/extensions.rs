@@ -36,6 +36,12 @@ const fn ext(
 /// The implemented extensions, with Cinder's names, descriptions and dates.
 pub const EXTENSIONS: &[Extension] = &[
     ext(
+        "os-extended-snapshot-attributes",
+        "ExtendedSnapshotAttributes",
+        "Extended SnapshotAttributes support.",
+        "2012-06-19T00:00:00+00:00",
+    ),
+    ext(
         "os-quota-class-sets",
         "QuotaClasses",
         "Quota classes management support.",
@@ -46,6 +52,12 @@ pub const EXTENSIONS: &[Extension] = &[
         "Quotas",
         "Quota management support.",
         "2011-08-08T00:00:00+00:00",
+    ),
+    ext(
+        "os-snapshot-actions",
+        "SnapshotActions",
+        "Enable snapshot manager actions.",
+        "2013-07-16T00:00:00+00:00",
     ),
     ext(
         "os-used-limits",

@@ -80,7 +80,8 @@ impl From<DomainError> for ApiError {
         match e {
             DomainError::BadRequest(_)
             | DomainError::InvalidInput(_)
-            | DomainError::InvalidVolume(_) => ApiError::BadRequest(e.to_string()),
+            | DomainError::InvalidVolume(_)
+            | DomainError::InvalidSnapshot(_) => ApiError::BadRequest(e.to_string()),
             DomainError::Forbidden(_) => ApiError::Forbidden(e.to_string()),
             DomainError::NotFound(m) => ApiError::NotFound(m),
             DomainError::QuotaExceeded(_) | DomainError::SizeExceedsLimit { .. } => {

@@ -17,22 +17,22 @@ use crate::state::ApiState;
 
 #[derive(Debug, Serialize)]
 pub struct MetadataDoc {
-    metadata: Metadata,
+    pub metadata: Metadata,
 }
 
 #[derive(Debug, Serialize)]
 pub struct MetaDoc {
-    meta: Metadata,
+    pub meta: Metadata,
 }
 
 /// `{"metadata": {...}}` for POST and PUT of the whole set.
-fn metadata_body(body: &Value) -> ApiResult<Metadata> {
+pub(super) fn metadata_body(body: &Value) -> ApiResult<Metadata> {
     let md = schema::envelope(body, "metadata", &["metadata"])?;
     schema::metadata("metadata", md, false)
 }
 
 /// `{"meta": {key: value}}`: exactly the key of the URL.
-fn meta_body(body: &Value, key: &str) -> ApiResult<Metadata> {
+pub(super) fn meta_body(body: &Value, key: &str) -> ApiResult<Metadata> {
     let md = schema::envelope(body, "meta", &["meta"])?;
     let md = schema::metadata("meta", md, false)?;
     if !md.contains_key(key) {

@@ -11,6 +11,11 @@ mod metadata;
 mod microversion;
 mod quotas;
 mod schema;
+mod snapshot_actions;
+mod snapshot_metadata;
+mod snapshot_requests;
+mod snapshot_views;
+mod snapshots;
 mod versions;
 mod volume_requests;
 mod volume_views;
@@ -40,6 +45,7 @@ fn project_routes() -> Router<ApiState> {
         .route("/{project_id}/extensions/{alias}", get(extensions::show))
         .route("/{project_id}/limits", get(limits::show))
         .merge(volume_routes())
+        .merge(snapshot_routes())
         .merge(quota_routes())
 }
 
@@ -68,6 +74,37 @@ fn volume_routes() -> Router<ApiState> {
             get(metadata::show)
                 .put(metadata::set)
                 .delete(metadata::delete),
+        )
+}
+
+fn snapshot_routes() -> Router<ApiState> {
+    Router::new()
+        .route(
+            "/{project_id}/snapshots",
+            get(snapshots::list).post(snapshots::create),
+        )
+        .route("/{project_id}/snapshots/detail", get(snapshots::detail))
+        .route(
+            "/{project_id}/snapshots/{id}",
+            get(snapshots::show)
+                .put(snapshots::update)
+                .delete(snapshots::delete),
+        )
+        .route(
+            "/{project_id}/snapshots/{id}/action",
+            post(snapshot_actions::act),
+        )
+        .route(
+            "/{project_id}/snapshots/{id}/metadata",
+            get(snapshot_metadata::list)
+                .post(snapshot_metadata::merge)
+                .put(snapshot_metadata::replace),
+        )
+        .route(
+            "/{project_id}/snapshots/{id}/metadata/{key}",
+            get(snapshot_metadata::show)
+                .put(snapshot_metadata::set)
+                .delete(snapshot_metadata::delete),
         )
 }
 

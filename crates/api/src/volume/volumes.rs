@@ -111,15 +111,15 @@ pub async fn update(
     Ok(Json(views::doc(&v, &Links::new(&state, &ctx), who)))
 }
 
-/// `cascade` must be a boolean, as in Cinder; with no snapshots yet it changes nothing.
-/// `force` belongs to v3.23 and is ignored below it.
+/// `cascade` (a boolean, as in Cinder) deletes the volume's snapshots with it; without it a
+/// volume with snapshots is refused. `force` belongs to v3.23 and is ignored below it.
 pub async fn delete(
     ctx: Context,
     State(state): State<ApiState>,
     Path((_, id)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<StatusCode> {
-    schema::bool_param(&query_pairs(q.as_deref()), "cascade")?;
-    state.volumes.delete(&ctx.caller(), &id).await?;
+    let cascade = schema::bool_param(&query_pairs(q.as_deref()), "cascade")?;
+    state.volumes.delete(&ctx.caller(), &id, cascade).await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -12,6 +12,7 @@ use axum::Router;
 use basalt_api::{ApiState, PublicUrls};
 use basalt_db::Database;
 use basalt_domain::quota::QuotaService;
+use basalt_domain::snapshot::SnapshotService;
 use basalt_domain::volume::VolumeService;
 use basalt_domain::{BackendPlacement, DomainSettings};
 use basalt_identity::{CatalogSettings, EndpointUrls, Identity, IdentitySettings, PasswordHasher};
@@ -30,6 +31,7 @@ pub struct App {
     pub volume_app: Router,
     pub identity: Arc<Identity>,
     pub volumes: Arc<VolumeService>,
+    pub snapshots: Arc<SnapshotService>,
     pub quotas: Arc<QuotaService>,
     pub runner: Arc<JobRunner>,
     /// Where the file backend keeps volume files.
@@ -89,6 +91,7 @@ pub async fn app() -> App {
     };
     let BlockServices {
         volumes,
+        snapshots,
         quotas,
         runner,
     } = assemble(
@@ -101,6 +104,7 @@ pub async fn app() -> App {
     let state = ApiState {
         identity: identity.clone(),
         volumes: volumes.clone(),
+        snapshots: snapshots.clone(),
         quotas: quotas.clone(),
         urls: Arc::new(PublicUrls {
             identity: IDENTITY.into(),
@@ -113,6 +117,7 @@ pub async fn app() -> App {
         volume_app: basalt_api::volume_router(state),
         identity,
         volumes,
+        snapshots,
         quotas,
         runner,
         volume_dir,

@@ -16,7 +16,7 @@ fn job(r: JobRow) -> Result<Job, StoreError> {
         serde_json::from_str(&r.2).map_err(|e| StoreError::Backend(e.to_string()))?;
     Ok(Job {
         id: r.0,
-        volume_id: r.1,
+        subject_id: r.1,
         kind,
         attempts: u32::try_from(r.3).unwrap_or(u32::MAX),
         run_after: from_micros(r.4),
@@ -35,7 +35,7 @@ impl JobStore for SqlBlockStore {
             "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id = \
              (SELECT id FROM jobs WHERE lease_until IS NULL AND run_after <= ? \
               ORDER BY run_after, created_at LIMIT 1) \
-             RETURNING id, volume_id, payload, attempts, run_after",
+             RETURNING id, subject_id, payload, attempts, run_after",
         )
         .bind(owner)
         .bind(micros(until))
@@ -89,12 +89,12 @@ impl JobStore for SqlBlockStore {
         Ok(r.rows_affected())
     }
 
-    async fn job_for_volume(&self, volume_id: &str) -> Result<Option<Job>, StoreError> {
+    async fn job_for(&self, subject_id: &str) -> Result<Option<Job>, StoreError> {
         let row: Option<JobRow> = sqlx::query_as(
-            "SELECT id, volume_id, payload, attempts, run_after FROM jobs WHERE volume_id = ? \
+            "SELECT id, subject_id, payload, attempts, run_after FROM jobs WHERE subject_id = ? \
              ORDER BY created_at LIMIT 1",
         )
-        .bind(volume_id)
+        .bind(subject_id)
         .fetch_optional(&self.pool)
         .await
         .map_err(err)?;

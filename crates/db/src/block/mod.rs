@@ -7,11 +7,14 @@ mod claim;
 mod jobs;
 mod quotas;
 mod rows;
+mod snapshot_list;
+mod snapshot_rows;
+mod snapshots;
 mod types;
 mod volume_list;
 mod volumes;
 
-use sqlx::SqlitePool;
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 pub struct SqlBlockStore {
     pool: SqlitePool,
@@ -33,4 +36,41 @@ pub(crate) fn micros(t: chrono::DateTime<chrono::Utc>) -> i64 {
 
 pub(crate) fn from_micros(v: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_micros(v).unwrap_or_default()
+}
+
+/// Pushes `expr IN (?, ...)` binding `values`; with no values, a condition that never holds
+/// (portable SQL has no empty `IN ()`).
+pub(crate) fn push_in<I, S>(b: &mut QueryBuilder<'_, Sqlite>, expr: &str, values: I)
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    push_list(b, expr, "IN", "1 = 0", values);
+}
+
+/// Pushes `expr NOT IN (?, ...)`; with no values, a condition that always holds.
+pub(crate) fn push_not_in<I, S>(b: &mut QueryBuilder<'_, Sqlite>, expr: &str, values: I)
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    push_list(b, expr, "NOT IN", "1 = 1", values);
+}
+
+fn push_list<I, S>(b: &mut QueryBuilder<'_, Sqlite>, expr: &str, op: &str, empty: &str, values: I)
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let values: Vec<String> = values.into_iter().map(Into::into).collect();
+    if values.is_empty() {
+        b.push(format!("({empty})"));
+        return;
+    }
+    b.push(format!("{expr} {op} ("));
+    let mut list = b.separated(", ");
+    for v in values {
+        list.push_bind(v);
+    }
+    b.push(")");
 }

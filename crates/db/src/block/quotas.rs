@@ -1,5 +1,5 @@
 //! [`QuotaStore`] over sqlx: limits are rows that differ from their defaults; usage is read from the
-//! counters that triggers keep beside the volumes.
+//! counters that triggers keep beside the volumes and snapshots.
 
 use std::collections::BTreeMap;
 
@@ -14,20 +14,25 @@ use crate::error::store_err_domain as err;
 #[async_trait]
 impl QuotaStore for SqlBlockStore {
     async fn usage(&self, project_id: &str) -> Result<Usage, StoreError> {
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-            "SELECT COALESCE(t.name, u.volume_type_id), u.volumes, u.volume_gib \
+        let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT COALESCE(t.name, u.volume_type_id), u.volumes, u.volume_gib, u.snapshots, \
+             u.snapshot_gib \
              FROM quota_usage u LEFT JOIN volume_types t ON t.id = u.volume_type_id \
-             WHERE u.project_id = ? AND (u.volumes <> 0 OR u.volume_gib <> 0)",
+             WHERE u.project_id = ? AND (u.volumes <> 0 OR u.volume_gib <> 0 \
+               OR u.snapshots <> 0 OR u.snapshot_gib <> 0)",
         )
         .bind(project_id)
         .fetch_all(&self.pool)
         .await
         .map_err(err)?;
         let mut u = Usage::default();
-        for (ty, n, gib) in rows {
-            u.volumes += n;
+        for (ty, volumes, volume_gib, snapshots, snapshot_gib) in rows {
+            // Gigabytes are volumes' and snapshots' together, as Cinder counts them.
+            let gib = volume_gib + snapshot_gib;
+            u.volumes += volumes;
+            u.snapshots += snapshots;
             u.gigabytes += gib;
-            u.per_type.insert(ty, (n, gib, 0));
+            u.per_type.insert(ty, (volumes, gib, snapshots));
         }
         Ok(u)
     }

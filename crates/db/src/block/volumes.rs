@@ -1,10 +1,13 @@
-//! [`VolumeStore`] over sqlx: creation with its claim and job, CAS transitions, guarded
-//! metadata changes and removal.
+//! [`VolumeStore`] over sqlx: creation with its claim, source check and job, CAS transitions
+//! (with the rules a volume's snapshots impose on them), guarded metadata changes and removal.
 
 use async_trait::async_trait;
 use basalt_domain::jobs::Job;
 use basalt_domain::metadata::Metadata;
-use basalt_domain::ports::{Guarded, QuotaClaim, StoreError, Transition, VolumeStore};
+use basalt_domain::ports::{
+    Guarded, QuotaClaim, SnapshotRule, SourceGuard, StoreError, Transition, VolumeStore,
+};
+use basalt_domain::snapshot::SnapshotStatus;
 use basalt_domain::volume::{Volume, VolumeQuery, VolumeStatus, VolumeUpdate};
 use chrono::Utc;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -12,18 +15,22 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use super::rows::{
     fetch_volumes, load_volume, replace_metadata, upsert_metadata, VOLUME_COLUMNS, VOLUME_FROM,
 };
-use super::{claim, micros, SqlBlockStore};
+use super::{claim, micros, push_in, push_not_in, SqlBlockStore};
 use crate::error::store_err_domain as err;
+
+/// "Not migrating" in Cinder's sense, over the columns of `volumes`.
+pub(crate) const NOT_MIGRATING: &str =
+    "(migration_status IS NULL OR migration_status IN ('deleting', 'error', 'success'))";
 
 pub(crate) async fn insert_job(conn: &mut SqliteConnection, job: &Job) -> Result<(), StoreError> {
     let payload =
         serde_json::to_string(&job.kind).map_err(|e| StoreError::Backend(e.to_string()))?;
     sqlx::query(
-        "INSERT INTO jobs (id, volume_id, kind, payload, attempts, run_after, created_at) \
+        "INSERT INTO jobs (id, subject_id, kind, payload, attempts, run_after, created_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&job.id)
-    .bind(&job.volume_id)
+    .bind(&job.subject_id)
     .bind(job.kind.name())
     .bind(payload)
     .bind(i64::from(job.attempts))
@@ -73,15 +80,81 @@ async fn touch(conn: &mut SqliteConnection, id: &str) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// Whether the source a volume is created from may still be copied: a snapshot `available`,
+/// a volume `available` or `in-use`.
+async fn source_usable(
+    conn: &mut SqliteConnection,
+    source: &SourceGuard,
+) -> Result<bool, StoreError> {
+    let (sql, id) = match source {
+        SourceGuard::Snapshot(id) => (
+            "SELECT 1 FROM snapshots WHERE id = ? AND status = 'available'",
+            id,
+        ),
+        SourceGuard::Volume(id) => (
+            "SELECT 1 FROM volumes WHERE id = ? AND status IN ('available', 'in-use')",
+            id,
+        ),
+    };
+    let found: Option<(i64,)> = sqlx::query_as(sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(err)?;
+    Ok(found.is_some())
+}
+
+/// The part of a transition's condition that its [`SnapshotRule`] adds.
+fn push_snapshot_rule(b: &mut QueryBuilder<'_, Sqlite>, volume_id: &str, rule: &SnapshotRule) {
+    const CREATING_FROM_VOLUME: &str =
+        "SELECT 1 FROM volumes c WHERE c.status = 'creating' AND (c.source_volid = ";
+    match rule {
+        SnapshotRule::Ignore => {}
+        SnapshotRule::Refuse => {
+            // No snapshot, and no volume being created from this one.
+            b.push(" AND NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.volume_id = ")
+                .push_bind(volume_id.to_owned())
+                .push(") AND NOT EXISTS (")
+                .push(CREATING_FROM_VOLUME)
+                .push_bind(volume_id.to_owned())
+                .push("))");
+        }
+        SnapshotRule::Cascade(ids) => {
+            // Every snapshot is one of `ids` (read just before) and may be cascaded...
+            b.push(" AND NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.volume_id = ")
+                .push_bind(volume_id.to_owned())
+                .push(" AND (");
+            push_not_in(b, "s.id", ids.iter().map(String::as_str));
+            b.push(" OR ");
+            let cascadable = SnapshotStatus::CASCADABLE.iter().map(|st| st.as_str());
+            push_not_in(b, "s.status", cascadable);
+            // ... and no volume is being created from the volume or from one of them.
+            b.push(")) AND NOT EXISTS (")
+                .push(CREATING_FROM_VOLUME)
+                .push_bind(volume_id.to_owned())
+                .push(" OR c.snapshot_id IN (SELECT s.id FROM snapshots s WHERE s.volume_id = ")
+                .push_bind(volume_id.to_owned())
+                .push(")))");
+        }
+    }
+}
+
 #[async_trait]
 impl VolumeStore for SqlBlockStore {
     async fn create_volume(
         &self,
         v: &Volume,
+        source: Option<&SourceGuard>,
         claim: &QuotaClaim,
         job: &Job,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await.map_err(err)?;
+        if let Some(source) = source {
+            if !source_usable(&mut tx, source).await? {
+                tx.rollback().await.map_err(err)?;
+                return Ok(false);
+            }
+        }
         claim::check(&mut tx, claim).await?;
         sqlx::query(
             "INSERT INTO volumes (id, project_id, user_id, display_name, display_description, \
@@ -121,7 +194,8 @@ impl VolumeStore for SqlBlockStore {
         .map_err(err)?;
         upsert_metadata(&mut tx, &v.id, &v.metadata).await?;
         insert_job(&mut tx, job).await?;
-        tx.commit().await.map_err(err)
+        tx.commit().await.map_err(err)?;
+        Ok(true)
     }
 
     async fn get_volume(&self, id: &str) -> Result<Option<Volume>, StoreError> {
@@ -159,20 +233,15 @@ impl VolumeStore for SqlBlockStore {
             b.push(", host = ").push_bind(h.clone());
         }
         b.push(" WHERE id = ").push_bind(t.volume_id.clone());
-        b.push(" AND status IN (");
-        let mut from = b.separated(", ");
-        for s in &t.from {
-            from.push_bind(s.as_str());
-        }
-        b.push(")");
+        b.push(" AND ");
+        push_in(&mut b, "status", t.from.iter().map(|s| s.as_str()));
         if t.require_detached {
             b.push(" AND attach_status = 'detached'");
         }
         if t.require_not_migrating {
-            b.push(
-                " AND (migration_status IS NULL OR migration_status IN ('deleting', 'error', 'success'))",
-            );
+            b.push(" AND ").push(NOT_MIGRATING);
         }
+        push_snapshot_rule(&mut b, &t.volume_id, &t.snapshots);
         let applied = b
             .build()
             .execute(&mut *tx)
@@ -183,6 +252,17 @@ impl VolumeStore for SqlBlockStore {
         if !applied {
             tx.rollback().await.map_err(err)?;
             return Ok(false);
+        }
+        if let SnapshotRule::Cascade(_) = t.snapshots {
+            // The condition held: every snapshot of the volume goes with it.
+            sqlx::query(
+                "UPDATE snapshots SET status = 'deleting', updated_at = ? WHERE volume_id = ?",
+            )
+            .bind(micros(Utc::now()))
+            .bind(&t.volume_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
         }
         if let Some(job) = &t.enqueue {
             insert_job(&mut tx, job).await?;
@@ -287,6 +367,18 @@ impl VolumeStore for SqlBlockStore {
 
     async fn remove_volume(&self, id: &str, job_id: &str) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await.map_err(err)?;
+        // A cascade: the volume's `deleting` snapshots went from storage with it (only if the
+        // volume itself is being deleted). Their own delete jobs, if any, have nothing left to
+        // do; they go first, being found through the snapshot rows.
+        let cascaded = "SELECT id FROM snapshots WHERE volume_id = ?1 AND status = 'deleting' \
+             AND EXISTS (SELECT 1 FROM volumes WHERE id = ?1 AND status = 'deleting')";
+        for table_and_key in ["jobs WHERE subject_id", "snapshots WHERE id"] {
+            sqlx::query(&format!("DELETE FROM {table_and_key} IN ({cascaded})"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
         let removed = sqlx::query("DELETE FROM volumes WHERE id = ? AND status = 'deleting'")
             .bind(id)
             .execute(&mut *tx)
@@ -308,14 +400,9 @@ impl VolumeStore for SqlBlockStore {
         statuses: &[VolumeStatus],
     ) -> Result<Vec<Volume>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(err)?;
-        let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "SELECT {VOLUME_COLUMNS} {VOLUME_FROM} WHERE v.status IN ("
-        ));
-        let mut s = b.separated(", ");
-        for st in statuses {
-            s.push_bind(st.as_str());
-        }
-        b.push(")");
+        let mut b: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {VOLUME_COLUMNS} {VOLUME_FROM} WHERE "));
+        push_in(&mut b, "v.status", statuses.iter().map(|s| s.as_str()));
         fetch_volumes(&mut conn, b).await
     }
 }

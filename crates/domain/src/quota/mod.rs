@@ -1,5 +1,5 @@
-//! Quotas: per-project limits over the class `default` over built-in defaults, usage counted
-//! from the rows, claims checked in the transaction that consumes them.
+//! Quotas: per-project limits over the class `default` over built-in defaults, usage kept in
+//! counters beside the rows, claims checked in the transaction that consumes them.
 
 mod service;
 
@@ -23,7 +23,7 @@ pub const PER_TYPE: &[&str] = &["volumes", "snapshots", "gigabytes"];
 
 pub const DEFAULT_CLASS: &str = "default";
 
-/// What a project uses now, counted from its rows.
+/// What a project uses now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Usage {
     pub volumes: i64,

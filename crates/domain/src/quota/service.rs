@@ -250,13 +250,15 @@ impl QuotaService {
         })
     }
 
-    /// The claim for `volumes` new volumes totalling `gigabytes` GiB of type `ty`, checked
-    /// first against `per_volume_gigabytes` (a request, not a usage, limit).
+    /// The claim for `volumes` new volumes and `snapshots` new snapshots totalling `gigabytes`
+    /// GiB of type `ty`, checked first against `per_volume_gigabytes` (a request, not a usage,
+    /// limit) when `per_volume_size` is given.
     pub async fn claim(
         &self,
         project_id: &str,
         ty: &VolumeType,
         volumes: i64,
+        snapshots: i64,
         gigabytes: i64,
         per_volume_size: Option<i64>,
     ) -> Result<QuotaClaim, DomainError> {
@@ -271,15 +273,19 @@ impl QuotaService {
                 });
             }
         }
-        let tv = format!("volumes_{}", ty.name);
-        let tg = format!("gigabytes_{}", ty.name);
+        let entry = |name: String, delta: i64| {
+            let limit = get(&name);
+            (name, delta, limit)
+        };
         Ok(QuotaClaim {
             project_id: project_id.to_owned(),
             volume_type_id: ty.id.clone(),
-            volumes: ("volumes".into(), volumes, get("volumes")),
-            gigabytes: ("gigabytes".into(), gigabytes, get("gigabytes")),
-            type_volumes: (tv.clone(), volumes, get(&tv)),
-            type_gigabytes: (tg.clone(), gigabytes, get(&tg)),
+            volumes: entry("volumes".into(), volumes),
+            snapshots: entry("snapshots".into(), snapshots),
+            gigabytes: entry("gigabytes".into(), gigabytes),
+            type_volumes: entry(format!("volumes_{}", ty.name), volumes),
+            type_snapshots: entry(format!("snapshots_{}", ty.name), snapshots),
+            type_gigabytes: entry(format!("gigabytes_{}", ty.name), gigabytes),
         })
     }
 }

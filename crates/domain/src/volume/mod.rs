@@ -1,7 +1,7 @@
 //! Volumes: the record, its status machine, listing queries and the service.
 
 mod model;
-mod query;
+pub(crate) mod query;
 mod service;
 mod status;
 

@@ -181,6 +181,16 @@ fn parse_metadata_filter(raw: &str) -> Result<Metadata, DomainError> {
 }
 
 fn parse_sort(params: &[(String, String)]) -> Result<Vec<(SortKey, SortDir)>, DomainError> {
+    parse_sort_with(params, SortKey::parse, SortKey::CreatedAt)
+}
+
+/// `sort` or the legacy `sort_key`/`sort_dir`, for any resource's keys; `created_at:desc`
+/// (the `default` key, descending) when neither is given.
+pub(crate) fn parse_sort_with<K: Copy>(
+    params: &[(String, String)],
+    parse_key: impl Fn(&str) -> Option<K>,
+    default: K,
+) -> Result<Vec<(K, SortDir)>, DomainError> {
     let get = |k: &str| {
         params
             .iter()
@@ -202,7 +212,7 @@ fn parse_sort(params: &[(String, String)]) -> Result<Vec<(SortKey, SortDir)>, Do
             "Unknown sort direction, must be 'desc' or 'asc': {d}"
         ))),
     };
-    let key_of = |k: &str| SortKey::parse(k.trim()).ok_or_else(|| invalid("Invalid sort key"));
+    let key_of = |k: &str| parse_key(k.trim()).ok_or_else(|| invalid("Invalid sort key"));
     let mut out = Vec::new();
     if let Some(sort) = sort {
         for item in sort.split(',').filter(|s| !s.trim().is_empty()) {
@@ -216,12 +226,12 @@ fn parse_sort(params: &[(String, String)]) -> Result<Vec<(SortKey, SortDir)>, Do
         ));
     }
     if out.is_empty() {
-        out.push((SortKey::CreatedAt, SortDir::Desc));
+        out.push((default, SortDir::Desc));
     }
     Ok(out)
 }
 
-fn parse_page(params: &[(String, String)], max: u32) -> Result<(u32, u64), DomainError> {
+pub(crate) fn parse_page(params: &[(String, String)], max: u32) -> Result<(u32, u64), DomainError> {
     let get = |k: &str| {
         params
             .iter()

@@ -11,13 +11,15 @@ use super::model::{NewVolume, Volume, VolumeUpdate};
 use super::query::VolumeQuery;
 use super::status::{AttachStatus, VolumeStatus};
 use crate::error::DomainError;
-use crate::jobs::{Job, JobKind};
+use crate::jobs::{Job, JobKind, VolumeSource};
 use crate::metadata::{self, Metadata};
 use crate::ports::{
-    Capacity, Guarded, JobStore, StoreError, Transition, VolumeStore, VolumeTypeStore,
+    Capacity, Guarded, JobStore, SnapshotRule, SnapshotStore, SourceGuard, StoreError, Transition,
+    VolumeStore, VolumeTypeStore,
 };
 use crate::quota::QuotaService;
 use crate::settings::DomainSettings;
+use crate::snapshot::SnapshotStatus;
 use crate::volume_type::{VolumeType, DEFAULT_TYPE_NAME};
 use crate::Caller;
 
@@ -34,6 +36,7 @@ const INTERRUPTED: &str =
 
 pub struct VolumeService {
     store: Arc<dyn VolumeStore>,
+    snapshots: Arc<dyn SnapshotStore>,
     jobs: Arc<dyn JobStore>,
     types: Arc<dyn VolumeTypeStore>,
     quotas: Arc<QuotaService>,
@@ -46,6 +49,7 @@ pub struct VolumeService {
 impl VolumeService {
     pub fn new(
         store: Arc<dyn VolumeStore>,
+        snapshots: Arc<dyn SnapshotStore>,
         jobs: Arc<dyn JobStore>,
         types: Arc<dyn VolumeTypeStore>,
         quotas: Arc<QuotaService>,
@@ -54,6 +58,7 @@ impl VolumeService {
     ) -> Self {
         VolumeService {
             store,
+            snapshots,
             jobs,
             types,
             quotas,
@@ -135,18 +140,64 @@ impl VolumeService {
         })
     }
 
+    /// Where a new volume's data comes from, checked: its size, type, zone and backend.
+    async fn source_of(
+        &self,
+        caller: &Caller,
+        req: &NewVolume,
+    ) -> Result<Option<Source>, DomainError> {
+        match (&req.snapshot_id, &req.source_volid) {
+            (Some(_), Some(_)) => Err(DomainError::InvalidInput(
+                "A volume can be created from a snapshot or from a volume, not both.".into(),
+            )),
+            (Some(sid), None) => {
+                let s = match self.snapshots.get_snapshot(sid).await? {
+                    Some(s) if caller.is_admin || s.project_id == caller.project_id => s,
+                    _ => return Err(DomainError::snapshot_not_found(sid)),
+                };
+                if s.status != SnapshotStatus::Available {
+                    return Err(DomainError::InvalidSnapshot(
+                        "Originating snapshot status must be one of 'available' values".into(),
+                    ));
+                }
+                let zone = match self.store.get_volume(&s.volume_id).await? {
+                    Some(v) => v.availability_zone,
+                    None => self.settings.default_availability_zone.clone(),
+                };
+                Ok(Some(Source {
+                    guard: SourceGuard::Snapshot(s.id.clone()),
+                    job: VolumeSource::Snapshot(s.id.clone()),
+                    size: s.size,
+                    volume_type_id: s.volume_type_id.clone(),
+                    zone,
+                    backend: s.backend().unwrap_or_default().to_owned(),
+                    what: "snapshot",
+                }))
+            }
+            (None, Some(vid)) => {
+                let v = self.get(caller, vid).await?;
+                if !matches!(v.status, VolumeStatus::Available | VolumeStatus::InUse) {
+                    return Err(DomainError::InvalidVolume(format!(
+                        "Unable to clone volume {vid}: its status must be available or in-use, \
+                         but current status is: {}.",
+                        v.status.shown()
+                    )));
+                }
+                Ok(Some(Source {
+                    guard: SourceGuard::Volume(v.id.clone()),
+                    job: VolumeSource::Volume(v.id.clone()),
+                    size: v.size,
+                    volume_type_id: v.volume_type_id.clone(),
+                    zone: v.availability_zone.clone(),
+                    backend: v.backend().unwrap_or_default().to_owned(),
+                    what: "volume",
+                }))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
     pub async fn create(&self, caller: &Caller, req: NewVolume) -> Result<Volume, DomainError> {
-        if let Some(s) = &req.snapshot_id {
-            return Err(DomainError::NotFound(format!(
-                "Snapshot {s} could not be found."
-            )));
-        }
-        if let Some(src) = &req.source_volid {
-            self.get(caller, src).await?;
-            return Err(DomainError::InvalidInput(
-                "Creating a volume from another volume is not available yet in Basalt.".into(),
-            ));
-        }
         if req.image_ref.is_some() {
             return Err(DomainError::BadRequest(
                 "Invalid image identifier or unable to access requested image.".into(),
@@ -157,40 +208,84 @@ impl VolumeService {
                 "ConsistencyGroup {cg} could not be found."
             )));
         }
-        let size = req.size.ok_or_else(|| {
-            DomainError::InvalidInput("Size must be specified for a new volume.".into())
-        })?;
+        let source = self.source_of(caller, &req).await?;
+        let size = match (req.size, &source) {
+            (Some(size), _) => size,
+            (None, Some(src)) => src.size,
+            (None, None) => {
+                return Err(DomainError::InvalidInput(
+                    "Size must be specified for a new volume.".into(),
+                ))
+            }
+        };
         if !(1..=MAX_SIZE_GIB).contains(&size) {
             return Err(DomainError::InvalidInput(format!(
                 "Volume size '{size}' must be an integer and greater than 0"
             )));
         }
+        if let Some(src) = source.as_ref().filter(|src| size < src.size) {
+            let original = if src.what == "snapshot" {
+                "the snapshot size"
+            } else {
+                "original volume size"
+            };
+            return Err(DomainError::InvalidInput(format!(
+                "Volume size '{size}'GB cannot be smaller than {original} {}GB. They must be >= \
+                 original {} size.",
+                src.size, src.what
+            )));
+        }
         metadata::validate(&req.metadata, "metadata")?;
-        let ty = self.resolve_type(req.volume_type.as_deref()).await?;
-        let zone = req
-            .availability_zone
-            .clone()
-            .unwrap_or_else(|| self.settings.default_availability_zone.clone());
-        let backend = self
-            .settings
-            .backends
-            .iter()
-            .find(|b| b.availability_zone == zone)
-            .ok_or_else(|| {
-                DomainError::BadRequest(format!("Availability zone '{zone}' is invalid."))
-            })?;
-        self.check_fits(&backend.name, size).await?;
+        // A copy inherits its source's type unless another is asked for (every type lives on
+        // the same backends here, so Cinder's "retype possible" rule always holds).
+        let requested_type = req
+            .volume_type
+            .as_deref()
+            .or(source.as_ref().map(|s| s.volume_type_id.as_str()));
+        let ty = self.resolve_type(requested_type).await?;
+        let (zone, backend) = match &source {
+            // A copy lives beside its source: same zone, same backend.
+            Some(src) => {
+                if req
+                    .availability_zone
+                    .as_ref()
+                    .is_some_and(|z| *z != src.zone)
+                {
+                    return Err(DomainError::InvalidInput(format!(
+                        "Volume must be in the same availability zone as the {}",
+                        src.what
+                    )));
+                }
+                (src.zone.clone(), src.backend.clone())
+            }
+            None => {
+                let zone = req
+                    .availability_zone
+                    .clone()
+                    .unwrap_or_else(|| self.settings.default_availability_zone.clone());
+                let backend = self
+                    .settings
+                    .backends
+                    .iter()
+                    .find(|b| b.availability_zone == zone)
+                    .ok_or_else(|| {
+                        DomainError::BadRequest(format!("Availability zone '{zone}' is invalid."))
+                    })?;
+                (zone, backend.name.clone())
+            }
+        };
+        self.check_fits(&backend, size).await?;
         let claim = self
             .quotas
-            .claim(&caller.project_id, &ty, 1, size, Some(size))
+            .claim(&caller.project_id, &ty, 1, 0, size, Some(size))
             .await?;
         let id = uuid::Uuid::new_v4().to_string();
         let volume = Volume {
             id: id.clone(),
             project_id: caller.project_id.clone(),
             user_id: caller.user_id.clone(),
-            name: req.name,
-            description: req.description,
+            name: req.name.clone(),
+            description: req.description.clone(),
             size,
             new_size: None,
             status: VolumeStatus::Creating,
@@ -199,21 +294,18 @@ impl VolumeService {
             availability_zone: zone,
             volume_type_id: ty.id.clone(),
             volume_type_name: Some(ty.name.clone()),
-            snapshot_id: None,
-            source_volid: None,
+            snapshot_id: req.snapshot_id.clone(),
+            source_volid: req.source_volid.clone(),
             bootable: false,
             multiattach: req.multiattach,
             encrypted: false,
             replication_status: "disabled".into(),
             consistencygroup_id: None,
             group_id: None,
-            host: Some(format!(
-                "{}@{}#{}",
-                self.settings.host, backend.name, backend.name
-            )),
+            host: Some(format!("{}@{backend}#{backend}", self.settings.host)),
             use_quota: true,
             status_reason: None,
-            metadata: req.metadata,
+            metadata: req.metadata.clone(),
             admin_metadata: Metadata::new(),
             attachments: vec![],
             created_at: Utc::now(),
@@ -222,14 +314,24 @@ impl VolumeService {
         let job = Job::new(
             &id,
             JobKind::CreateVolume {
-                backend: backend.name.clone(),
+                backend,
                 size_gib: size,
+                source: source.as_ref().map(|s| s.job.clone()),
             },
         );
-        self.store
-            .create_volume(&volume, &claim, &job)
+        let written = self
+            .store
+            .create_volume(&volume, source.as_ref().map(|s| &s.guard), &claim, &job)
             .await
             .map_err(quota_or_store)?;
+        if !written {
+            // The source changed between the check and the write: answer for what it is now.
+            self.source_of(caller, &req).await?;
+            return Err(DomainError::InvalidInput(
+                "The source of the volume changed while the volume was requested; try again."
+                    .into(),
+            ));
+        }
         self.job_signal.notify_waiters();
         Ok(volume)
     }
@@ -257,21 +359,43 @@ impl VolumeService {
         }
     }
 
-    /// Accepts the deletion (202): the volume goes `deleting` and a job removes its storage.
-    /// A volume already `deleting` is accepted again.
-    pub async fn delete(&self, caller: &Caller, id: &str) -> Result<(), DomainError> {
+    /// Accepts the deletion (202): the volume goes `deleting` and a job removes its storage;
+    /// with `cascade`, its snapshots go too, else it must have none. A volume already
+    /// `deleting` is accepted again.
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        id: &str,
+        cascade: bool,
+    ) -> Result<(), DomainError> {
         let v = self.get(caller, id).await?;
         if v.status == VolumeStatus::Deleting {
             return Ok(());
         }
+        let snapshots: Vec<String> = if cascade {
+            self.snapshots
+                .snapshots_of_volume(id)
+                .await?
+                .into_iter()
+                .map(|s| s.id)
+                .collect()
+        } else {
+            vec![]
+        };
         let mut t = Transition::new(id, VolumeStatus::DELETABLE, VolumeStatus::Deleting);
         t.require_detached = true;
         t.require_not_migrating = true;
+        t.snapshots = if cascade {
+            SnapshotRule::Cascade(snapshots.clone())
+        } else {
+            SnapshotRule::Refuse
+        };
         t.changes.status_reason = Some(None);
         t.enqueue = Some(Job::new(
             id,
             JobKind::DeleteVolume {
                 backend: v.backend().unwrap_or_default().to_owned(),
+                snapshots,
             },
         ));
         if self.store.transition(&t).await? {
@@ -311,7 +435,7 @@ impl VolumeService {
         let ty = self.resolve_type(Some(&v.volume_type_id)).await?;
         let claim = self
             .quotas
-            .claim(&v.project_id, &ty, 0, new_size - v.size, Some(new_size))
+            .claim(&v.project_id, &ty, 0, 0, new_size - v.size, Some(new_size))
             .await?;
         let mut t = Transition::new(id, &[VolumeStatus::Available], VolumeStatus::Extending);
         t.changes.new_size = Some(Some(new_size));
@@ -424,7 +548,7 @@ impl VolumeService {
         job: &Job,
         outcome: Result<(), String>,
     ) -> Result<(), DomainError> {
-        let id = &job.volume_id;
+        let id = &job.subject_id;
         let mut t = match (&job.kind, &outcome) {
             (JobKind::DeleteVolume { .. }, Ok(())) => {
                 self.store.remove_volume(id, &job.id).await?;
@@ -449,6 +573,12 @@ impl VolumeService {
             }
             (JobKind::DeleteVolume { .. }, Err(_)) => {
                 Transition::new(id, &[VolumeStatus::Deleting], VolumeStatus::ErrorDeleting)
+            }
+            (other, _) => {
+                return Err(DomainError::InvalidInput(format!(
+                    "{} is not a volume job",
+                    other.name()
+                )))
             }
         };
         if matches!(job.kind, JobKind::ExtendVolume { .. }) {
@@ -485,7 +615,7 @@ impl VolumeService {
             .volumes_with_status(VolumeStatus::TRANSITIONAL)
             .await?
         {
-            if self.jobs.job_for_volume(&v.id).await?.is_some() {
+            if self.jobs.job_for(&v.id).await?.is_some() {
                 continue;
             }
             let to = match v.status {
@@ -506,6 +636,18 @@ impl VolumeService {
         }
         Ok(failed)
     }
+}
+
+/// A checked source of a new volume.
+struct Source {
+    guard: SourceGuard,
+    job: VolumeSource,
+    size: i64,
+    volume_type_id: String,
+    zone: String,
+    backend: String,
+    /// "snapshot" or "volume", for messages.
+    what: &'static str,
 }
 
 fn metadata_key_not_found(id: &str, key: &str) -> DomainError {

@@ -1,33 +1,6 @@
 //! Volume statuses (Cinder's `VolumeStatus` field) and the groups the transitions use.
 
-use serde::{Deserialize, Serialize};
-
-macro_rules! wire_enum {
-    ($name:ident { $($variant:ident = $wire:literal),* $(,)? }) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        pub enum $name {
-            $(#[serde(rename = $wire)] $variant),*
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),*];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $wire),* }
-            }
-
-            pub fn parse(s: &str) -> Option<$name> {
-                match s { $($wire => Some($name::$variant),)* _ => None }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
+use crate::wire::wire_enum;
 
 wire_enum!(VolumeStatus {
     Creating = "creating",
