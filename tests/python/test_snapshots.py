@@ -98,7 +98,7 @@ def test_snapshot_and_volume_from_it_with_the_cinder_cli(basalt, tenant, client)
     # A volume with a snapshot is deleted only with its snapshots.
     p = cli("delete", vol, check=False)
     assert p.returncode != 0
-    assert "Invalid volume" in p.stderr, p.stderr
+    assert "Invalid volume" in p.stdout + p.stderr, (p.stdout, p.stderr)
     cli("snapshot-rename", snap["id"], f"renamed-{tag}", "--description", "new")
     shown = properties(cli("snapshot-show", f"renamed-{tag}").stdout)
     assert (shown["id"], shown["description"]) == (snap["id"], "new")

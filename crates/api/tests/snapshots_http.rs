@@ -789,7 +789,10 @@ async fn owners_report_progress_only_along_cinders_transitions() {
 
     let report = json!({"os-update_snapshot_status": {"status": "error"}});
     let r = action(&alice, &id, report).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(
+        bad_request(&r),
+        "Snapshot status available not allowed for update_snapshot_status"
+    );
     assert_eq!(snapshot(&alice, &id).await["status"], "available");
 }
 

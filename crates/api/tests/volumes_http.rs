@@ -478,14 +478,8 @@ async fn bad_paging_and_sorting_parameters_are_refused() {
     let alice = Client::member(&a, "alice", "ap").await;
     alice.create(json!({"size": 1})).await;
     for (query, message) in [
-        (
-            "limit=-1",
-            "Invalid input received: limit param must be positive",
-        ),
-        (
-            "limit=x",
-            "Invalid input received: limit param must be an integer",
-        ),
+        ("limit=-1", "limit param must be positive"),
+        ("limit=x", "limit param must be an integer"),
         (
             "sort=foo:sideways",
             "Invalid input received: Invalid sort key",

@@ -54,8 +54,8 @@ pub enum SnapshotRule {
     Ignore,
     /// The volume must have no snapshot, and no volume may be being created from it.
     Refuse,
-    /// The volume's snapshots must be exactly these (read just before: one taken meanwhile
-    /// fails the transition), each in [`SnapshotStatus::CASCADABLE`]; they go `deleting` with
+    /// The volume's snapshots must all be among these (read just before: one taken
+    /// meanwhile fails the transition), each in [`SnapshotStatus::CASCADABLE`]; they go `deleting` with
     /// the volume. No volume may be being created from the volume or its snapshots.
     Cascade(Vec<String>),
 }
@@ -160,8 +160,8 @@ pub trait VolumeStore: Send + Sync + 'static {
         key: &str,
         refuse: &[VolumeStatus],
     ) -> Result<Guarded<bool>, StoreError>;
-    /// The volume is gone from storage: remove its row (and metadata), its snapshots that are
-    /// `deleting` (a cascade), and its job at once.
+    /// The volume is gone from storage: remove its row (and metadata), its snapshots (a
+    /// cascade: they went with it), and its job at once.
     async fn remove_volume(&self, id: &str, job_id: &str) -> Result<bool, StoreError>;
     async fn volumes_with_status(
         &self,

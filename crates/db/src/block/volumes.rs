@@ -367,10 +367,11 @@ impl VolumeStore for SqlBlockStore {
 
     async fn remove_volume(&self, id: &str, job_id: &str) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await.map_err(err)?;
-        // A cascade: the volume's `deleting` snapshots went from storage with it (only if the
-        // volume itself is being deleted). Their own delete jobs, if any, have nothing left to
-        // do; they go first, being found through the snapshot rows.
-        let cascaded = "SELECT id FROM snapshots WHERE volume_id = ?1 AND status = 'deleting' \
+        // A cascade: a volume goes `deleting` only with no snapshot, or with all of them
+        // named in its job, so every snapshot row left went from storage with it, whatever its
+        // own delete job (which may have failed meanwhile) made of its status. Those jobs have
+        // nothing left to do; they go first, being found through the snapshot rows.
+        let cascaded = "SELECT id FROM snapshots WHERE volume_id = ?1 \
              AND EXISTS (SELECT 1 FROM volumes WHERE id = ?1 AND status = 'deleting')";
         for table_and_key in ["jobs WHERE subject_id", "snapshots WHERE id"] {
             sqlx::query(&format!("DELETE FROM {table_and_key} IN ({cascaded})"))

@@ -214,12 +214,13 @@ impl SnapshotService {
 
     /// `os-force_delete` (admin): deletes whatever the status.
     pub async fn force_delete(&self, caller: &Caller, id: &str) -> Result<(), DomainError> {
+        // Looked up first, as Cinder does: an unknown id is 404 even for a non-admin.
+        let s = self.get(caller, id).await?;
         if !caller.is_admin {
             return Err(DomainError::Forbidden(
                 "volume_extension:snapshot_admin_actions:force_delete",
             ));
         }
-        let s = self.get(caller, id).await?;
         let others: Vec<SnapshotStatus> = SnapshotStatus::ALL
             .iter()
             .copied()
@@ -264,6 +265,7 @@ impl SnapshotService {
         id: &str,
         status: &str,
     ) -> Result<(), DomainError> {
+        self.get(caller, id).await?;
         if !caller.is_admin {
             return Err(DomainError::Forbidden(
                 "volume_extension:snapshot_admin_actions:reset_status",
@@ -272,7 +274,6 @@ impl SnapshotService {
         let to = SnapshotStatus::parse(status).ok_or_else(|| {
             DomainError::InvalidInput(format!("Invalid status '{status}' for a snapshot."))
         })?;
-        self.get(caller, id).await?;
         let mut t = SnapshotTransition::new(id, &[], to);
         t.status_reason = Some(None);
         if !self.store.snapshot_transition(&t).await? {
@@ -291,11 +292,18 @@ impl SnapshotService {
         progress: Option<String>,
     ) -> Result<(), DomainError> {
         let s = self.get(caller, id).await?;
+        // Cinder's controller answers these with a plain 400 (no "Invalid snapshot:" prefix).
+        if s.status.reportable_from().is_empty() {
+            return Err(DomainError::BadRequest(format!(
+                "Snapshot status {} not allowed for update_snapshot_status",
+                s.status
+            )));
+        }
         let to = SnapshotStatus::parse(status).ok_or_else(|| {
-            DomainError::InvalidSnapshot(format!("Invalid status '{status}' for a snapshot."))
+            DomainError::BadRequest(format!("Invalid status '{status}' for a snapshot."))
         })?;
         let not_allowed = || {
-            DomainError::InvalidSnapshot(format!(
+            DomainError::BadRequest(format!(
                 "Provided snapshot status {to} not allowed for snapshot with status {}.",
                 s.status
             ))

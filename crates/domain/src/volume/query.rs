@@ -243,9 +243,12 @@ pub(crate) fn parse_page(params: &[(String, String)], max: u32) -> Result<(u32, 
         Some(l) => {
             let n: i64 = l
                 .parse()
-                .map_err(|_| invalid("limit param must be an integer"))?;
+                // Cinder raises these as plain 400s, without "Invalid input received:".
+                .map_err(|_| DomainError::BadRequest("limit param must be an integer".into()))?;
             if n < 0 {
-                return Err(invalid("limit param must be positive"));
+                return Err(DomainError::BadRequest(
+                    "limit param must be positive".into(),
+                ));
             }
             n.min(i64::from(max)) as u32
         }
@@ -399,14 +402,8 @@ mod tests {
                 .unwrap_err()
                 .to_string()
         };
-        assert_eq!(
-            err(&[("limit", "x")]),
-            "Invalid input received: limit param must be an integer"
-        );
-        assert_eq!(
-            err(&[("limit", "-1")]),
-            "Invalid input received: limit param must be positive"
-        );
+        assert_eq!(err(&[("limit", "x")]), "limit param must be an integer");
+        assert_eq!(err(&[("limit", "-1")]), "limit param must be positive");
         assert!(err(&[("sort", "foo:asc")]).contains("Invalid sort key"));
         assert!(err(&[("sort", "size:sideways")]).contains("sort direction"));
         assert!(err(&[("sort", "size"), ("sort_key", "id")]).contains("cannot be used"));
