@@ -3,12 +3,12 @@
 
 mod common;
 
-use basalt_domain::ports::{JobStore, SnapshotStore};
+use basalt_domain::ports::{JobStore, SnapshotStore, Transition, VolumeStore};
 use basalt_domain::snapshot::{NewSnapshot, SnapshotStatus};
 use basalt_domain::volume::{NewVolume, VolumeStatus};
 use basalt_domain::DomainError;
 use basalt_storage::{BlockBackend, GIB};
-use common::{caller, sized, world, World};
+use common::{admin, caller, sized, world, World};
 
 const MIB: u64 = 1 << 20;
 
@@ -314,5 +314,58 @@ async fn a_snapshot_racing_the_volumes_delete_lets_exactly_one_win() {
         }
         assert!(w.volumes.get(&c, &vol).await.is_err());
     }
+    w.assert_usage_consistent().await;
+}
+
+#[tokio::test]
+async fn an_in_use_volume_is_snapshotted_only_with_force() {
+    let w = world().await;
+    let vol = available_volume(&w, 1).await;
+    // Attaching is another issue's; the status is what matters here.
+    let attach = Transition::new(&vol, &[VolumeStatus::Available], VolumeStatus::InUse);
+    assert!(w.store.transition(&attach).await.unwrap());
+    let e = w
+        .snapshots
+        .create(&caller(), snap_of(&vol))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "Invalid volume: Snapshot cannot be created because volume {vol} is not \
+             available, current volume status: in-use."
+        )
+    );
+    let forced = NewSnapshot {
+        force: true,
+        ..snap_of(&vol)
+    };
+    let s = w.snapshots.create(&caller(), forced).await.unwrap();
+    w.runner.run_pending().await;
+    assert_eq!(
+        w.snapshots.get(&caller(), &s.id).await.unwrap().status,
+        SnapshotStatus::Available
+    );
+}
+
+#[tokio::test]
+async fn a_copy_larger_than_the_per_volume_quota_is_refused_and_changes_nothing() {
+    let w = world().await;
+    let vol = available_volume(&w, 1).await;
+    let limit: std::collections::BTreeMap<String, serde_json::Value> =
+        [("per_volume_gigabytes".to_string(), serde_json::json!(1))].into();
+    w.quotas.update(&admin(), "p1", &limit).await.unwrap();
+    let big_clone = NewVolume {
+        source_volid: Some(vol.clone()),
+        size: Some(2),
+        ..Default::default()
+    };
+    let e = w.volumes.create(&caller(), big_clone).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "VolumeSizeExceedsLimit: Requested volume size 2G is larger than maximum allowed limit 1G."
+    );
+    let usage = w.quotas.limits(&caller()).await.unwrap().usage;
+    assert_eq!((usage.volumes, usage.gigabytes), (1, 1));
     w.assert_usage_consistent().await;
 }
