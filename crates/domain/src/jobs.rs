@@ -25,6 +25,11 @@ pub enum JobKind {
         backend: String,
         new_size_gib: i64,
     },
+    /// Puts the data of `snapshot_id` back into the volume (the subject).
+    RevertVolume {
+        backend: String,
+        snapshot_id: String,
+    },
     /// The subject is the snapshot.
     CreateSnapshot {
         backend: String,
@@ -49,6 +54,7 @@ impl JobKind {
             JobKind::CreateVolume { .. } => "create_volume",
             JobKind::DeleteVolume { .. } => "delete_volume",
             JobKind::ExtendVolume { .. } => "extend_volume",
+            JobKind::RevertVolume { .. } => "revert_volume",
             JobKind::CreateSnapshot { .. } => "create_snapshot",
             JobKind::DeleteSnapshot { .. } => "delete_snapshot",
         }

@@ -60,6 +60,20 @@ pub enum SnapshotRule {
     Cascade(Vec<String>),
 }
 
+/// A snapshot's status change that goes with a volume's (a revert).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotChange {
+    pub snapshot_id: String,
+    /// The snapshot's status must be one of these, and it must belong to the volume.
+    pub from: Vec<SnapshotStatus>,
+    pub to: SnapshotStatus,
+    /// Also require that no later snapshot of the volume exists.
+    pub must_be_latest: bool,
+    /// When the snapshot does not match, the whole transition fails; when false, the
+    /// volume's change is applied anyway (ending a job must not depend on the snapshot).
+    pub required: bool,
+}
+
 /// A source a new volume is created from, checked in the creating transaction: a snapshot
 /// must still be `available`, a volume `available` or `in-use`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +102,8 @@ pub struct Transition {
     /// Also require that no migration is running.
     pub require_not_migrating: bool,
     pub snapshots: SnapshotRule,
+    /// A status change of one of the volume's snapshots, in the same transaction.
+    pub snapshot: Option<SnapshotChange>,
     pub to: VolumeStatus,
     pub changes: Changes,
     pub claim: Option<QuotaClaim>,
@@ -104,6 +120,7 @@ impl Transition {
             require_detached: false,
             require_not_migrating: false,
             snapshots: SnapshotRule::Ignore,
+            snapshot: None,
             to,
             changes: Changes::default(),
             claim: None,

@@ -77,6 +77,15 @@ impl VolumeManager {
                 }
                 b.delete(id).await.map_err(|e| explain(backend, e))
             }
+            JobKind::RevertVolume {
+                backend,
+                snapshot_id,
+            } => {
+                let b = self.on(backend)?;
+                b.revert_to_snapshot(id, snapshot_id)
+                    .await
+                    .map_err(|e| explain(backend, e))
+            }
             JobKind::CreateSnapshot { backend, volume_id } => {
                 let b = self.on(backend)?;
                 b.create_snapshot(volume_id, id)

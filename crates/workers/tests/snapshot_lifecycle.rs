@@ -369,3 +369,76 @@ async fn a_copy_larger_than_the_per_volume_quota_is_refused_and_changes_nothing(
     assert_eq!((usage.volumes, usage.gigabytes), (1, 1));
     w.assert_usage_consistent().await;
 }
+
+#[tokio::test]
+async fn a_volume_reverts_to_its_latest_snapshot_only() {
+    let w = world().await;
+    let vol = available_volume(&w, 1).await;
+    write(&w, &vol, 0x01, &[0]).await;
+    let first = w.snapshots.create(&caller(), snap_of(&vol)).await.unwrap();
+    w.runner.run_pending().await;
+    write(&w, &vol, 0x02, &[0]).await;
+    let second = w.snapshots.create(&caller(), snap_of(&vol)).await.unwrap();
+    w.runner.run_pending().await;
+    write(&w, &vol, 0x03, &[0]).await;
+
+    let e = w
+        .volumes
+        .revert(&caller(), &vol, &first.id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, DomainError::InvalidSnapshot(m) if m.contains("not the latest")),
+        "{e}"
+    );
+    w.volumes.revert(&caller(), &vol, &second.id).await.unwrap();
+    assert_eq!(
+        w.volumes.get(&caller(), &vol).await.unwrap().status,
+        VolumeStatus::Reverting
+    );
+    assert_eq!(
+        w.snapshots.get(&caller(), &second.id).await.unwrap().status,
+        SnapshotStatus::Restoring
+    );
+    // Neither may be deleted meanwhile.
+    assert!(w.volumes.delete(&caller(), &vol, true).await.is_err());
+    assert!(w.snapshots.delete(&caller(), &second.id).await.is_err());
+    w.runner.run_pending().await;
+    assert_eq!(
+        w.volumes.get(&caller(), &vol).await.unwrap().status,
+        VolumeStatus::Available
+    );
+    assert_eq!(
+        w.snapshots.get(&caller(), &second.id).await.unwrap().status,
+        SnapshotStatus::Available
+    );
+    assert_eq!(volume_byte(&w, &vol, 0).await, Some(0x02));
+    assert_eq!(snapshot_byte(&w, &second.id, 0).await, Some(0x02));
+    // Another volume's snapshot is not this volume's to revert to.
+    let other = available_volume(&w, 1).await;
+    let e = w
+        .volumes
+        .revert(&caller(), &other, &second.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DomainError::InvalidInput(_)), "{e}");
+}
+
+#[tokio::test]
+async fn a_revert_stranded_by_a_crash_leaves_the_volume_in_error_and_frees_the_snapshot() {
+    let w = world().await;
+    let vol = available_volume(&w, 1).await;
+    let snap = w.snapshots.create(&caller(), snap_of(&vol)).await.unwrap();
+    w.runner.run_pending().await;
+    w.volumes.revert(&caller(), &vol, &snap.id).await.unwrap();
+    let job = w.store.job_for(&vol).await.unwrap().unwrap();
+    w.store.finish(&job.id).await.unwrap();
+    assert_eq!(w.volumes.reconcile(true).await.unwrap(), 1);
+    let v = w.volumes.get(&caller(), &vol).await.unwrap();
+    assert_eq!(v.status, VolumeStatus::Error);
+    assert!(v.status_reason.unwrap().contains("interrupted"));
+    assert_eq!(
+        w.snapshots.get(&caller(), &snap.id).await.unwrap().status,
+        SnapshotStatus::Available
+    );
+}

@@ -1,6 +1,7 @@
 //! `POST /volumes/{id}/action`: the body names exactly one action (more or fewer keys is
 //! "Malformed request body", an unknown name "There is no such action: <name>", both before the
-//! volume is looked up, as in Cinder's dispatcher). Implemented: `os-extend`.
+//! volume is looked up, as in Cinder's dispatcher). Implemented: `os-extend`, and
+//! `revert` from v3.40 (below that it does not exist, as in Cinder).
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -10,6 +11,7 @@ use serde_json::Value;
 
 use super::auth::Context;
 use super::fault::{ApiError, ApiResult};
+use super::microversion::ApiVersion;
 use super::schema;
 use crate::state::ApiState;
 
@@ -17,12 +19,15 @@ use crate::state::ApiState;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
     Extend,
+    /// v3.40 and later only; unknown below.
+    Revert,
 }
 
 impl Action {
-    fn named(name: &str) -> Option<Action> {
+    fn named(name: &str, version: ApiVersion) -> Option<Action> {
         match name {
             "os-extend" => Some(Action::Extend),
+            "revert" if version.at_least(3, 40) => Some(Action::Revert),
             _ => None,
         }
     }
@@ -46,10 +51,29 @@ pub(super) fn no_such_action(name: &str) -> ApiError {
 }
 
 /// The action's name and arguments.
-fn dispatch(body: &Value) -> ApiResult<(Action, &Value)> {
+fn dispatch(body: &Value, version: ApiVersion) -> ApiResult<(Action, &Value)> {
     let (name, args) = single_action(body)?;
-    let action = Action::named(name).ok_or_else(|| no_such_action(name))?;
+    let action = Action::named(name, version).ok_or_else(|| no_such_action(name))?;
     Ok((action, args))
+}
+
+/// `{"revert": {"snapshot_id": "<uuid>"}}` (Cinder's `revert` schema).
+fn revert_snapshot(args: &Value) -> ApiResult<String> {
+    let obj = schema::object(Some("revert"), args)?;
+    schema::only_keys(Some("revert"), args, obj, &["snapshot_id"])?;
+    match obj.get("snapshot_id") {
+        Some(Value::String(id)) if !id.is_empty() => Ok(id.clone()),
+        Some(_) => Err(schema::field_error(
+            "revert",
+            args,
+            "'snapshot_id' must be a non-empty string",
+        )),
+        None => Err(schema::field_error(
+            "revert",
+            args,
+            "'snapshot_id' is a required property",
+        )),
+    }
 }
 
 /// `{"os-extend": {"new_size": <int or digit string>}}` (Cinder's `extend` schema).
@@ -71,11 +95,19 @@ pub async fn act(
     body: Body,
 ) -> ApiResult<Response> {
     let body = schema::read_body(&state, &headers, body).await?;
-    let (action, args) = dispatch(&body)?;
+    let (action, args) = dispatch(&body, ctx.version)?;
     match action {
         Action::Extend => {
             let size = new_size(args)?;
             state.volumes.extend(&ctx.caller(), &id, size).await?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        Action::Revert => {
+            let snapshot_id = revert_snapshot(args)?;
+            state
+                .volumes
+                .revert(&ctx.caller(), &id, &snapshot_id)
+                .await?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
     }
@@ -85,6 +117,27 @@ pub async fn act(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn dispatch_v3(body: &Value) -> ApiResult<(Action, &Value)> {
+        dispatch(body, ApiVersion::MIN_V3)
+    }
+
+    #[test]
+    fn revert_exists_from_3_40_only() {
+        let body = json!({"revert": {"snapshot_id": "s"}});
+        assert_eq!(
+            message(dispatch(&body, ApiVersion::V2)),
+            "There is no such action: revert"
+        );
+        let v3_40 = ApiVersion {
+            major: 3,
+            minor: 40,
+        };
+        assert_eq!(dispatch(&body, v3_40).unwrap().0, Action::Revert);
+        assert_eq!(revert_snapshot(&body["revert"]).unwrap(), "s");
+        assert!(revert_snapshot(&json!({})).is_err());
+        assert!(revert_snapshot(&json!({"snapshot_id": 1})).is_err());
+    }
 
     fn message<T: std::fmt::Debug>(r: ApiResult<T>) -> String {
         match r {
@@ -96,17 +149,17 @@ mod tests {
     #[test]
     fn bodies_name_exactly_one_known_action() {
         assert_eq!(
-            message(dispatch(&json!({"os-extend": {}, "os-reserve": null}))),
+            message(dispatch_v3(&json!({"os-extend": {}, "os-reserve": null}))),
             "Malformed request body"
         );
-        assert_eq!(message(dispatch(&json!({}))), "Malformed request body");
-        assert_eq!(message(dispatch(&json!([1]))), "Malformed request body");
+        assert_eq!(message(dispatch_v3(&json!({}))), "Malformed request body");
+        assert_eq!(message(dispatch_v3(&json!([1]))), "Malformed request body");
         assert_eq!(
-            message(dispatch(&json!({"os-reserve": null}))),
+            message(dispatch_v3(&json!({"os-reserve": null}))),
             "There is no such action: os-reserve"
         );
         assert_eq!(
-            dispatch(&json!({"os-extend": {}})).unwrap().0,
+            dispatch_v3(&json!({"os-extend": {}})).unwrap().0,
             Action::Extend
         );
     }

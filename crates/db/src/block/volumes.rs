@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use basalt_domain::jobs::Job;
 use basalt_domain::metadata::Metadata;
 use basalt_domain::ports::{
-    Guarded, QuotaClaim, SnapshotRule, SourceGuard, StoreError, Transition, VolumeStore,
+    Guarded, QuotaClaim, SnapshotChange, SnapshotRule, SourceGuard, StoreError, Transition,
+    VolumeStore,
 };
 use basalt_domain::snapshot::SnapshotStatus;
 use basalt_domain::volume::{Volume, VolumeQuery, VolumeStatus, VolumeUpdate};
@@ -40,6 +41,37 @@ pub(crate) async fn insert_job(conn: &mut SqliteConnection, job: &Job) -> Result
     .await
     .map_err(err)?;
     Ok(())
+}
+
+/// Applies a snapshot's part of a volume transition; false when its condition does not hold.
+async fn change_snapshot(
+    conn: &mut SqliteConnection,
+    volume_id: &str,
+    c: &SnapshotChange,
+) -> Result<bool, StoreError> {
+    let mut b: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE snapshots SET status = ");
+    b.push_bind(c.to.as_str())
+        .push(", updated_at = ")
+        .push_bind(micros(Utc::now()))
+        .push(" WHERE id = ")
+        .push_bind(c.snapshot_id.clone())
+        .push(" AND volume_id = ")
+        .push_bind(volume_id.to_owned())
+        .push(" AND ");
+    push_in(&mut b, "status", c.from.iter().map(|s| s.as_str()));
+    if c.must_be_latest {
+        b.push(
+            " AND NOT EXISTS (SELECT 1 FROM snapshots later WHERE later.volume_id = \
+             snapshots.volume_id AND (later.created_at, later.id) > \
+             (snapshots.created_at, snapshots.id))",
+        );
+    }
+    Ok(b.build()
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?
+        .rows_affected()
+        == 1)
 }
 
 /// The status of a volume inside a transaction, or `NoSuchVolume` / `Refused`.
@@ -263,6 +295,13 @@ impl VolumeStore for SqlBlockStore {
             .execute(&mut *tx)
             .await
             .map_err(err)?;
+        }
+        if let Some(change) = &t.snapshot {
+            let moved = change_snapshot(&mut tx, &t.volume_id, change).await?;
+            if !moved && change.required {
+                tx.rollback().await.map_err(err)?;
+                return Ok(false);
+            }
         }
         if let Some(job) = &t.enqueue {
             insert_job(&mut tx, job).await?;

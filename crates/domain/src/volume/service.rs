@@ -14,8 +14,8 @@ use crate::error::DomainError;
 use crate::jobs::{Job, JobKind, VolumeSource};
 use crate::metadata::{self, Metadata};
 use crate::ports::{
-    Capacity, Guarded, JobStore, SnapshotRule, SnapshotStore, SourceGuard, StoreError, Transition,
-    VolumeStore, VolumeTypeStore,
+    Capacity, Guarded, JobStore, SnapshotChange, SnapshotRule, SnapshotStore, SourceGuard,
+    StoreError, Transition, VolumeStore, VolumeTypeStore,
 };
 use crate::quota::QuotaService;
 use crate::settings::DomainSettings;
@@ -459,6 +459,83 @@ impl VolumeService {
         )))
     }
 
+    /// `revert` (v3.40): puts the data of the volume's latest snapshot back into it. The
+    /// volume goes `reverting` and the snapshot `restoring` until the job is done.
+    pub async fn revert(
+        &self,
+        caller: &Caller,
+        id: &str,
+        snapshot_id: &str,
+    ) -> Result<(), DomainError> {
+        let v = self.get(caller, id).await?;
+        let s = match self.snapshots.get_snapshot(snapshot_id).await? {
+            Some(s) if caller.is_admin || s.project_id == caller.project_id => s,
+            _ => return Err(DomainError::snapshot_not_found(snapshot_id)),
+        };
+        if s.volume_id != v.id {
+            return Err(DomainError::InvalidInput(format!(
+                "Snapshot {snapshot_id} is not a snapshot of volume {id}."
+            )));
+        }
+        let mut t = Transition::new(id, &[VolumeStatus::Available], VolumeStatus::Reverting);
+        t.require_detached = true;
+        t.require_not_migrating = true;
+        t.changes.status_reason = Some(None);
+        t.snapshot = Some(SnapshotChange {
+            snapshot_id: snapshot_id.to_owned(),
+            from: vec![SnapshotStatus::Available],
+            to: SnapshotStatus::Restoring,
+            must_be_latest: true,
+            required: true,
+        });
+        t.enqueue = Some(Job::new(
+            id,
+            JobKind::RevertVolume {
+                backend: v.backend().unwrap_or_default().to_owned(),
+                snapshot_id: snapshot_id.to_owned(),
+            },
+        ));
+        if self.store.transition(&t).await? {
+            self.job_signal.notify_waiters();
+            return Ok(());
+        }
+        // Say why, from what the volume and its snapshots are now.
+        let v = self.get(caller, id).await?;
+        let all = self.snapshots.snapshots_of_volume(id).await?;
+        let s = all
+            .iter()
+            .find(|x| x.id == snapshot_id)
+            .ok_or_else(|| DomainError::snapshot_not_found(snapshot_id))?;
+        let latest = all
+            .iter()
+            .max_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
+            .is_some_and(|l| l.id == snapshot_id);
+        Err(
+            if v.status != VolumeStatus::Available || v.attach_status != AttachStatus::Detached {
+                DomainError::InvalidVolume(format!(
+                    "Volume {id} status must be available to be reverted, but current status \
+                     is: {}.",
+                    v.status.shown()
+                ))
+            } else if s.status != SnapshotStatus::Available {
+                DomainError::InvalidSnapshot(format!(
+                    "Snapshot {snapshot_id} status must be available to revert to it, but \
+                     current status is: {}.",
+                    s.status
+                ))
+            } else if !latest {
+                DomainError::InvalidSnapshot(format!(
+                    "Snapshot {snapshot_id} is not the latest snapshot of volume {id}; a volume \
+                     can only be reverted to its latest snapshot."
+                ))
+            } else {
+                DomainError::InvalidVolume(format!(
+                    "Volume {id} changed while the revert was requested."
+                ))
+            },
+        )
+    }
+
     // ---- metadata --------------------------------------------------------------------------
 
     const METADATA_REFUSED: [VolumeStatus; 2] =
@@ -574,6 +651,13 @@ impl VolumeService {
             (JobKind::DeleteVolume { .. }, Err(_)) => {
                 Transition::new(id, &[VolumeStatus::Deleting], VolumeStatus::ErrorDeleting)
             }
+            (JobKind::RevertVolume { .. }, Ok(())) => {
+                Transition::new(id, &[VolumeStatus::Reverting], VolumeStatus::Available)
+            }
+            // The data is half old, half new: Cinder leaves such a volume in `error`.
+            (JobKind::RevertVolume { .. }, Err(_)) => {
+                Transition::new(id, &[VolumeStatus::Reverting], VolumeStatus::Error)
+            }
             (other, _) => {
                 return Err(DomainError::InvalidInput(format!(
                     "{} is not a volume job",
@@ -583,6 +667,10 @@ impl VolumeService {
         };
         if matches!(job.kind, JobKind::ExtendVolume { .. }) {
             t.changes.new_size = Some(None);
+        }
+        if let JobKind::RevertVolume { snapshot_id, .. } = &job.kind {
+            // The snapshot is back to `available` whatever became of the revert.
+            t.snapshot = Some(restored(snapshot_id));
         }
         t.changes.status_reason = Some(outcome.err());
         t.complete_job = Some(job.id.clone());
@@ -619,11 +707,22 @@ impl VolumeService {
                 continue;
             }
             let to = match v.status {
-                VolumeStatus::Creating => VolumeStatus::Error,
+                VolumeStatus::Creating | VolumeStatus::Reverting => VolumeStatus::Error,
                 VolumeStatus::Deleting => VolumeStatus::ErrorDeleting,
                 _ => VolumeStatus::ErrorExtending,
             };
             let mut t = Transition::new(&v.id, &[v.status], to);
+            if v.status == VolumeStatus::Reverting {
+                if let Some(s) = self
+                    .snapshots
+                    .snapshots_of_volume(&v.id)
+                    .await?
+                    .into_iter()
+                    .find(|s| s.status == SnapshotStatus::Restoring)
+                {
+                    t.snapshot = Some(restored(&s.id));
+                }
+            }
             t.changes.status_reason = Some(Some(INTERRUPTED.into()));
             t.changes.new_size = Some(None);
             if v.status == VolumeStatus::Creating {
@@ -635,6 +734,17 @@ impl VolumeService {
             }
         }
         Ok(failed)
+    }
+}
+
+/// A snapshot a revert used goes back to `available`, if it is still `restoring`.
+fn restored(snapshot_id: &str) -> SnapshotChange {
+    SnapshotChange {
+        snapshot_id: snapshot_id.to_owned(),
+        from: vec![SnapshotStatus::Restoring],
+        to: SnapshotStatus::Available,
+        must_be_latest: false,
+        required: false,
     }
 }
 

@@ -25,6 +25,7 @@ wire_enum!(VolumeStatus {
     Uploading = "uploading",
     Retyping = "retyping",
     Extending = "extending",
+    Reverting = "reverting",
 });
 
 wire_enum!(AttachStatus {
@@ -52,6 +53,7 @@ impl VolumeStatus {
         VolumeStatus::Creating,
         VolumeStatus::Deleting,
         VolumeStatus::Extending,
+        VolumeStatus::Reverting,
     ];
 
     /// How the status is shown: internal states map to the public ones, as Cinder's view does.
