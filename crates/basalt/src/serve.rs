@@ -71,10 +71,13 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
             let rustls = RustlsConfig::from_config(crate::tls::server_config(files)?);
             let serve = |listener: TcpListener, app| {
                 let server = axum_server::from_tcp_rustls(listener, rustls.clone())?;
+                // TCP_NODELAY under TLS too: without it, Nagle holds the first response behind
+                // the session tickets until the client's delayed ACK (about 40 ms).
                 let acceptor = server
                     .get_ref()
                     .clone()
-                    .handshake_timeout(TLS_HANDSHAKE_TIMEOUT);
+                    .handshake_timeout(TLS_HANDSHAKE_TIMEOUT)
+                    .acceptor(axum_server::accept::NoDelayAcceptor);
                 anyhow::Ok(tokio::spawn(
                     server.acceptor(acceptor).handle(handle.clone()).serve(app),
                 ))
