@@ -238,8 +238,8 @@ async fn only_available_volumes_are_snapshotted() {
     assert_eq!(
         bad_request(&r),
         format!(
-            "Invalid volume: Snapshot cannot be created because volume {creating} is not \
-             available, current volume status: creating."
+            "Invalid volume: Volume {creating} status must be available, but current status \
+             is: creating."
         )
     );
     let r = alice

@@ -168,7 +168,7 @@ async fn copies_smaller_than_their_source_or_from_unready_sources_are_refused() 
         .unwrap_err();
     assert!(
         e.to_string()
-            .contains("is not available, current volume status: creating"),
+            .contains("status must be available, but current status is: creating"),
         "{e}"
     );
     w.assert_usage_consistent().await;
@@ -332,8 +332,8 @@ async fn an_in_use_volume_is_snapshotted_only_with_force() {
     assert_eq!(
         e.to_string(),
         format!(
-            "Invalid volume: Snapshot cannot be created because volume {vol} is not \
-             available, current volume status: in-use."
+            "Invalid volume: Volume {vol} status must be available, but current status is: \
+             in-use."
         )
     );
     let forced = NewSnapshot {

@@ -104,14 +104,15 @@ impl SnapshotService {
             &[VolumeStatus::Available]
         };
         if !allowed.contains(&v.status) {
+            // Wallaby's wording (older releases said "Snapshot cannot be created because
+            // volume ... is not available").
             let what = if force {
                 "available or in-use"
             } else {
                 "available"
             };
             return Some(format!(
-                "Snapshot cannot be created because volume {} is not {what}, current volume \
-                 status: {}.",
+                "Volume {} status must be {what}, but current status is: {}.",
                 v.id,
                 v.status.shown()
             ));
