@@ -19,6 +19,7 @@ pub struct ApiState {
     pub identity: Arc<Identity>,
     pub volumes: Arc<VolumeService>,
     pub snapshots: Arc<SnapshotService>,
+    pub attach: Arc<basalt_domain::attach::AttachService>,
     pub quotas: Arc<QuotaService>,
     pub urls: Arc<PublicUrls>,
     pub max_body_bytes: usize,

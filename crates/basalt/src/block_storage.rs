@@ -17,6 +17,7 @@ use crate::config::{resolve, Config};
 pub struct BlockStorage {
     pub volumes: Arc<VolumeService>,
     pub snapshots: Arc<basalt_domain::snapshot::SnapshotService>,
+    pub attach: Arc<basalt_domain::attach::AttachService>,
     pub quotas: Arc<QuotaService>,
     pub runner: Arc<JobRunner>,
 }
@@ -85,13 +86,21 @@ pub async fn build(
     let BlockServices {
         volumes,
         snapshots,
+        attach,
         quotas,
         runner,
-    } = assemble(db.block_store(), backends(cfg, data_dir)?, settings, runner);
+    } = assemble(
+        db.block_store(),
+        backends(cfg, data_dir)?,
+        settings,
+        runner,
+        None,
+    );
     volumes.ensure_default_type().await?;
     Ok(BlockStorage {
         volumes,
         snapshots,
+        attach,
         quotas,
         runner,
     })

@@ -56,6 +56,7 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
         identity: identity.clone(),
         volumes: block.volumes.clone(),
         snapshots: block.snapshots.clone(),
+        attach: block.attach.clone(),
         quotas: block.quotas.clone(),
         urls: Arc::new(basalt_api::PublicUrls {
             identity: urls.identity.clone(),

@@ -2,6 +2,10 @@
 //! the `basalt` binary, and the cost of volumes, measured on loopback and printed as a
 //! markdown report.
 
+mod copies;
+mod copies_report;
+mod copy_api;
+mod disk;
 mod fresh;
 mod http;
 mod lifecycle;
@@ -18,6 +22,7 @@ mod tokens;
 mod volume_api;
 mod volume_report;
 mod volume_suite;
+mod xfs_image;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,8 +39,8 @@ struct Args {
     /// target/release/basalt).
     #[arg(long)]
     basalt: Option<PathBuf>,
-    /// Which measurements to run (`volumes` is left out by default: seeding 100,000 volumes
-    /// takes minutes).
+    /// Which measurements to run (`volumes` and `copies` are left out by default: seeding
+    /// 100,000 volumes takes minutes, and copies write gigabytes and mount an XFS image).
     #[arg(
         long,
         value_enum,
@@ -79,13 +84,20 @@ struct Args {
     /// Volumes: worker counts of the lifecycle runs (1: one volume at a time).
     #[arg(long, value_delimiter = ',', default_value = "1,16")]
     lifecycle_workers: Vec<usize>,
-    /// Volumes: interval between the GETs that wait for a volume, in ms.
+    /// Volumes and copies: interval between the GETs that wait for a volume, in ms.
     #[arg(long, default_value_t = 1.0)]
     poll_ms: f64,
     /// Volumes: keep the server's data directory, configuration and log here (and start from
     /// the volumes a previous run left there) instead of a temporary directory.
     #[arg(long)]
     volumes_dir: Option<PathBuf>,
+    /// Copies: directories to measure snapshots and clones in (default: the root filesystem's
+    /// temporary directory, then a loop-mounted XFS image with reflink, made as root).
+    #[arg(long, value_delimiter = ',')]
+    copies_dirs: Option<Vec<PathBuf>>,
+    /// Copies: repetitions of snapshot, volume from snapshot and clone in each directory.
+    #[arg(long, default_value_t = 5)]
+    copies_repeats: usize,
     /// Client runtime threads (1: single-threaded, leaving the other core to the server).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -97,6 +109,7 @@ enum Section {
     Throughput,
     Tokens,
     Volumes,
+    Copies,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -154,6 +167,15 @@ async fn run(args: &Args, bin: PathBuf) -> anyhow::Result<String> {
         };
         let v = volume_suite::run(&bin, &params).await?;
         body += &volume_report::volumes(&v, &params);
+    }
+    if args.only.contains(&Section::Copies) {
+        let params = copies::CopiesParams {
+            dirs: args.copies_dirs.clone(),
+            repeats: args.copies_repeats.max(1),
+            poll: Duration::from_secs_f64(args.poll_ms / 1e3),
+        };
+        let targets = copies::run(&bin, &params).await?;
+        body += &copies_report::copies(&targets, &params);
     }
     let context = report::Context {
         date,

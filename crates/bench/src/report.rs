@@ -35,7 +35,7 @@ pub fn mib(kib: u64) -> String {
 }
 
 /// Median with the range: "41.2 ms (38.0–47.9)".
-fn spread(values: &[Duration]) -> String {
+pub fn spread(values: &[Duration]) -> String {
     let v: Vec<f64> = values.iter().copied().map(millis).collect();
     let min = v.iter().copied().fold(f64::INFINITY, f64::min);
     let max = v.iter().copied().fold(0.0, f64::max);

@@ -42,7 +42,7 @@ impl Volumes {
         format!("/v2/{}{rest}", self.project)
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         conn: &mut Conn,
         method: Method,
@@ -147,7 +147,7 @@ impl Volumes {
     }
 }
 
-fn expect(reply: &Reply, want: StatusCode, what: &str) -> anyhow::Result<()> {
+pub(crate) fn expect(reply: &Reply, want: StatusCode, what: &str) -> anyhow::Result<()> {
     if reply.status != want {
         bail!(
             "{what} answered {} (expected {want}): {}",
@@ -160,7 +160,7 @@ fn expect(reply: &Reply, want: StatusCode, what: &str) -> anyhow::Result<()> {
 
 /// `updated_at - created_at` of a volume document: the server's own create time, free of the
 /// client's polling resolution.
-fn span(v: &Value) -> Option<Duration> {
+pub(crate) fn span(v: &Value) -> Option<Duration> {
     let at = |key: &str| {
         chrono::NaiveDateTime::parse_from_str(v[key].as_str()?, "%Y-%m-%dT%H:%M:%S%.f").ok()
     };

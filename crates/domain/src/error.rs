@@ -63,6 +63,9 @@ pub enum DomainError {
     /// 413 over `per_volume_gigabytes`.
     #[error("VolumeSizeExceedsLimit: Requested volume size {requested}G is larger than maximum allowed limit {limit}G.")]
     SizeExceedsLimit { requested: i64, limit: i64 },
+    /// 500 with the reason: the storage side failed a synchronous request (an export).
+    #[error("{0}")]
+    Storage(String),
     #[error("storage of state failed: {0}")]
     Store(#[from] StoreError),
 }

@@ -2,6 +2,7 @@
 //! that carry asynchronous work. Persistence goes through the traits in [`ports`]; storage work
 //! is done by the workers, which report back through the completion methods of the services.
 
+pub mod attach;
 pub mod context;
 pub mod error;
 pub mod jobs;

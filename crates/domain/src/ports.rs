@@ -12,7 +12,7 @@ use crate::jobs::Job;
 use crate::metadata::Metadata;
 use crate::quota::Usage;
 use crate::snapshot::{Snapshot, SnapshotQuery, SnapshotStatus, SnapshotUpdate};
-use crate::volume::{Volume, VolumeQuery, VolumeStatus, VolumeUpdate};
+use crate::volume::{AttachStatus, Attachment, Volume, VolumeQuery, VolumeStatus, VolumeUpdate};
 use crate::volume_type::VolumeType;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,13 @@ pub struct Changes {
     pub use_quota: Option<bool>,
     pub status_reason: Option<Option<String>>,
     pub host: Option<Option<String>>,
+    pub attach_status: Option<AttachStatus>,
+    pub bootable: Option<bool>,
+    /// Admin metadata keys to set (`Some`) or remove (`None`): `readonly`, `attached_mode`.
+    pub admin_metadata: Vec<(String, Option<String>)>,
+    pub add_attachment: Option<Attachment>,
+    /// The attachment must exist (else the transition fails) and is removed.
+    pub remove_attachment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,8 +184,8 @@ pub trait VolumeStore: Send + Sync + 'static {
         key: &str,
         refuse: &[VolumeStatus],
     ) -> Result<Guarded<bool>, StoreError>;
-    /// The volume is gone from storage: remove its row (and metadata), its snapshots (a
-    /// cascade: they went with it), and its job at once.
+    /// The volume is gone from storage: remove its row (with its metadata, attachments and
+    /// export records), its snapshots (a cascade: they went with it), and its job at once.
     async fn remove_volume(&self, id: &str, job_id: &str) -> Result<bool, StoreError>;
     async fn volumes_with_status(
         &self,
@@ -328,4 +335,58 @@ pub trait VolumeTypeStore: Send + Sync + 'static {
 pub trait Capacity: Send + Sync + 'static {
     /// The largest volume (GiB) the backend could ever hold; `None` when unknown.
     async fn largest_volume_gib(&self, backend: &str) -> Option<i64>;
+}
+
+/// Where a volume is exported to one connector (a compute host), kept so that terminate,
+/// force-detach and a restart know what to undo or restore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    pub id: String,
+    pub volume_id: String,
+    /// The connector it was issued to: its `host`, else its `initiator`, else its `ip`.
+    pub connector_key: String,
+    /// `driver_volume_type`: `nbd`, `iscsi`, `local`.
+    pub protocol: String,
+    pub read_only: bool,
+    /// The exporter's own record of the export (an NBD export name, an iSCSI target...).
+    pub handle: serde_json::Value,
+    /// `connection_info.data` as given to the connector.
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait ExportStore: Send + Sync + 'static {
+    async fn add_export(&self, e: &Export) -> Result<(), StoreError>;
+    async fn exports_of_volume(&self, volume_id: &str) -> Result<Vec<Export>, StoreError>;
+    /// False when it was already gone.
+    async fn remove_export(&self, id: &str) -> Result<bool, StoreError>;
+    /// Every export, for restoring them at start-up.
+    async fn all_exports(&self) -> Result<Vec<Export>, StoreError>;
+}
+
+/// What an exporter made for one connector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportGrant {
+    pub protocol: String,
+    pub handle: serde_json::Value,
+    /// `connection_info.data` (without `access_mode` and `encrypted`, which the domain adds).
+    pub data: serde_json::Value,
+}
+
+/// Makes volumes reachable by compute hosts (NBD, iSCSI, local paths): the storage side of
+/// `os-initialize_connection` and `os-terminate_connection`.
+#[async_trait]
+pub trait Exporter: Send + Sync + 'static {
+    /// Exports `volume` to `connector`; `Err` carries the reason for the user.
+    async fn export(
+        &self,
+        volume: &Volume,
+        read_only: bool,
+        connector: &serde_json::Value,
+    ) -> Result<ExportGrant, String>;
+    /// Removes an export and drops its sessions, after in-flight I/O completes.
+    async fn unexport(&self, export: &Export) -> Result<(), String>;
+    /// Makes a recorded export reachable again after a restart, under the same names.
+    async fn restore(&self, volume: &Volume, export: &Export) -> Result<(), String>;
 }

@@ -132,6 +132,12 @@ pub trait BlockBackend: Send + Sync + 'static {
     /// What this backend can do; fixed for the backend's lifetime.
     fn capabilities(&self) -> Capabilities;
 
+    /// The local file or device a compute service on this host may open directly (the
+    /// `local` export); `None` when the backend has no such path.
+    fn local_path(&self, _volume: &str) -> Option<std::path::PathBuf> {
+        None
+    }
+
     /// The largest volume this backend could ever hold, empty, in GiB: a request above it can
     /// be refused at once instead of failing later.
     async fn largest_volume_gib(&self) -> Result<u64, StorageError>;

@@ -273,6 +273,10 @@ impl BlockBackend for FileBackend {
         self.capabilities.clone()
     }
 
+    fn local_path(&self, volume: &str) -> Option<PathBuf> {
+        self.volume_path(volume).ok()
+    }
+
     async fn largest_volume_gib(&self) -> Result<u64, StorageError> {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || inner.capacity(0))

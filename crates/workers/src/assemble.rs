@@ -3,19 +3,24 @@
 
 use std::sync::Arc;
 
-use basalt_domain::ports::{JobStore, QuotaStore, SnapshotStore, VolumeStore, VolumeTypeStore};
+use basalt_domain::attach::AttachService;
+use basalt_domain::ports::{
+    ExportStore, JobStore, QuotaStore, SnapshotStore, VolumeStore, VolumeTypeStore,
+};
 use basalt_domain::quota::QuotaService;
 use basalt_domain::snapshot::SnapshotService;
 use basalt_domain::volume::VolumeService;
 use basalt_domain::DomainSettings;
 use tokio::sync::Notify;
 
+use crate::exporter::{Exporters, Protocol};
 use crate::manager::{Backends, VolumeManager};
 use crate::runner::{JobRunner, RunnerSettings};
 
 pub struct BlockServices {
     pub volumes: Arc<VolumeService>,
     pub snapshots: Arc<SnapshotService>,
+    pub attach: Arc<AttachService>,
     pub quotas: Arc<QuotaService>,
     pub runner: Arc<JobRunner>,
 }
@@ -25,9 +30,10 @@ pub fn assemble<S>(
     backends: Backends,
     settings: DomainSettings,
     runner: RunnerSettings,
+    network: Option<Arc<dyn Protocol>>,
 ) -> BlockServices
 where
-    S: VolumeStore + SnapshotStore + JobStore + QuotaStore + VolumeTypeStore,
+    S: VolumeStore + SnapshotStore + ExportStore + JobStore + QuotaStore + VolumeTypeStore,
 {
     let signal = Arc::new(Notify::new());
     let quotas = Arc::new(QuotaService::new(store.clone(), store.clone()));
@@ -52,10 +58,16 @@ where
         quotas.clone(),
         signal.clone(),
     ));
+    let attach = Arc::new(AttachService::new(
+        store.clone(),
+        store.clone(),
+        Arc::new(Exporters::new(manager.clone(), network)),
+    ));
     let runner = JobRunner::new(
         store,
         volumes.clone(),
         snapshots.clone(),
+        attach.clone(),
         manager,
         signal,
         runner,
@@ -63,6 +75,7 @@ where
     BlockServices {
         volumes,
         snapshots,
+        attach,
         quotas,
         runner,
     }

@@ -3,11 +3,13 @@
 //! the same transaction as the status change. Nothing here decides a status.
 
 mod assemble;
+mod exporter;
 mod manager;
 mod reconciler;
 mod runner;
 
 pub use assemble::{assemble, BlockServices};
+pub use exporter::{Exporters, Protocol};
 pub use manager::{Backends, Failure, VolumeManager};
 pub use reconciler::spawn_reconciler;
 pub use runner::{JobRunner, RunnerSettings};

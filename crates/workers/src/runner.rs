@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use basalt_domain::jobs::Job;
+use basalt_domain::attach::AttachService;
+use basalt_domain::jobs::{Job, JobKind};
 use basalt_domain::ports::JobStore;
 use basalt_domain::snapshot::SnapshotService;
 use basalt_domain::volume::VolumeService;
@@ -40,6 +41,7 @@ pub struct JobRunner {
     jobs: Arc<dyn JobStore>,
     volumes: Arc<VolumeService>,
     snapshots: Arc<SnapshotService>,
+    attach: Arc<AttachService>,
     manager: Arc<VolumeManager>,
     signal: Arc<Notify>,
     settings: RunnerSettings,
@@ -51,6 +53,7 @@ impl JobRunner {
         jobs: Arc<dyn JobStore>,
         volumes: Arc<VolumeService>,
         snapshots: Arc<SnapshotService>,
+        attach: Arc<AttachService>,
         manager: Arc<VolumeManager>,
         signal: Arc<Notify>,
         settings: RunnerSettings,
@@ -59,6 +62,7 @@ impl JobRunner {
             jobs,
             volumes,
             snapshots,
+            attach,
             manager,
             signal,
             settings,
@@ -93,7 +97,10 @@ impl JobRunner {
 
     async fn execute(&self, job: Job) {
         let started = std::time::Instant::now();
-        let outcome = self.manager.run(&job).await;
+        let outcome = match self.before(&job).await {
+            Ok(()) => self.manager.run(&job).await,
+            Err(e) => Err(Failure::Transient(e.to_string())),
+        };
         let kind = job.kind.name();
         let reported = match outcome {
             Ok(()) => self.complete(&job, Ok(())).await,
@@ -125,6 +132,18 @@ impl JobRunner {
                 tracing::error!(subject = %job.subject_id, job = kind, error = %e, "recording a job's outcome failed")
             }
         }
+    }
+
+    /// What must happen before the storage work: a volume about to be deleted is no longer
+    /// exported to anyone (in-flight I/O finishes first).
+    async fn before(&self, job: &Job) -> Result<(), basalt_domain::DomainError> {
+        if let JobKind::DeleteVolume { .. } = job.kind {
+            let n = self.attach.drop_exports(&job.subject_id).await?;
+            if n > 0 {
+                tracing::info!(volume = %job.subject_id, exports = n, "exports removed before delete");
+            }
+        }
+        Ok(())
     }
 
     /// Reports the outcome to the service that owns the job's subject.

@@ -1,7 +1,8 @@
 //! `POST /volumes/{id}/action`: the body names exactly one action (more or fewer keys is
 //! "Malformed request body", an unknown name "There is no such action: <name>", both before the
-//! volume is looked up, as in Cinder's dispatcher). Implemented: `os-extend`, and
-//! `revert` from v3.40 (below that it does not exist, as in Cinder).
+//! volume is looked up, as in Cinder's dispatcher). Implemented: `os-extend`, `revert` from
+//! v3.40 (below that it does not exist, as in Cinder), and the attach and detach actions of
+//! [`super::attach_actions`].
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -9,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::attach_actions::{self, AttachAction};
 use super::auth::Context;
 use super::fault::{ApiError, ApiResult};
 use super::microversion::ApiVersion;
@@ -21,6 +23,8 @@ enum Action {
     Extend,
     /// v3.40 and later only; unknown below.
     Revert,
+    /// `os-reserve`, `os-attach`, `os-initialize_connection`, ...
+    Attach(AttachAction),
 }
 
 impl Action {
@@ -28,7 +32,7 @@ impl Action {
         match name {
             "os-extend" => Some(Action::Extend),
             "revert" if version.at_least(3, 40) => Some(Action::Revert),
-            _ => None,
+            other => AttachAction::named(other).map(Action::Attach),
         }
     }
 }
@@ -110,6 +114,9 @@ pub async fn act(
                 .await?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
+        Action::Attach(action) => {
+            attach_actions::act(&state, &ctx.caller(), &id, action, args).await
+        }
     }
 }
 
@@ -155,8 +162,12 @@ mod tests {
         assert_eq!(message(dispatch_v3(&json!({}))), "Malformed request body");
         assert_eq!(message(dispatch_v3(&json!([1]))), "Malformed request body");
         assert_eq!(
-            message(dispatch_v3(&json!({"os-reserve": null}))),
-            "There is no such action: os-reserve"
+            message(dispatch_v3(&json!({"os-bogus": null}))),
+            "There is no such action: os-bogus"
+        );
+        assert_eq!(
+            dispatch_v3(&json!({"os-reserve": null})).unwrap().0,
+            Action::Attach(AttachAction::Reserve)
         );
         assert_eq!(
             dispatch_v3(&json!({"os-extend": {}})).unwrap().0,

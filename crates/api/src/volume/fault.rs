@@ -27,6 +27,8 @@ pub enum ApiError {
     OverLimit(String),
     BadMediaType,
     Internal,
+    /// A 500 whose reason the user may read (a backend refused a synchronous request).
+    Backend(String),
 }
 
 pub const GENERIC_NOT_FOUND: &str = "The resource could not be found.";
@@ -59,6 +61,7 @@ impl ApiError {
                  operation."
                     .into(),
             ),
+            Backend(m) => (StatusCode::INTERNAL_SERVER_ERROR, "computeFault", m.clone()),
         }
     }
 }
@@ -86,6 +89,10 @@ impl From<DomainError> for ApiError {
             DomainError::NotFound(m) => ApiError::NotFound(m),
             DomainError::QuotaExceeded(_) | DomainError::SizeExceedsLimit { .. } => {
                 ApiError::OverLimit(e.to_string())
+            }
+            DomainError::Storage(m) => {
+                tracing::error!(reason = %m, "storage request failed");
+                ApiError::Backend(m)
             }
             DomainError::Store(inner) => {
                 tracing::error!(error = %inner, "block-storage state could not be read or written");

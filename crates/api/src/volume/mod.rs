@@ -2,6 +2,7 @@
 //! `/v3/{project_id}/...`, served by the same handlers; `/v3` adds microversions.
 
 mod actions;
+mod attach_actions;
 mod auth;
 mod extensions;
 mod fault;

@@ -225,6 +225,7 @@ mod tests {
             ]
             .into(),
             attachments: vec![Attachment {
+                mode: "rw".into(),
                 id: "aid".into(),
                 instance_uuid: Some("server".into()),
                 attached_host: Some("compute1".into()),

@@ -32,6 +32,7 @@ pub struct App {
     pub identity: Arc<Identity>,
     pub volumes: Arc<VolumeService>,
     pub snapshots: Arc<SnapshotService>,
+    pub attach: Arc<basalt_domain::attach::AttachService>,
     pub quotas: Arc<QuotaService>,
     pub runner: Arc<JobRunner>,
     /// Where the file backend keeps volume files.
@@ -92,6 +93,7 @@ pub async fn app() -> App {
     let BlockServices {
         volumes,
         snapshots,
+        attach,
         quotas,
         runner,
     } = assemble(
@@ -99,12 +101,14 @@ pub async fn app() -> App {
         backends,
         settings,
         RunnerSettings::default(),
+        None,
     );
     volumes.ensure_default_type().await.unwrap();
     let state = ApiState {
         identity: identity.clone(),
         volumes: volumes.clone(),
         snapshots: snapshots.clone(),
+        attach: attach.clone(),
         quotas: quotas.clone(),
         urls: Arc::new(PublicUrls {
             identity: IDENTITY.into(),
@@ -118,6 +122,7 @@ pub async fn app() -> App {
         identity,
         volumes,
         snapshots,
+        attach,
         quotas,
         runner,
         volume_dir,

@@ -4,6 +4,7 @@
 //! quota claim's count and the insert that consumes it cannot interleave with another writer.
 
 mod claim;
+mod exports;
 mod jobs;
 mod quotas;
 mod rows;

@@ -1,10 +1,11 @@
-//! Reading volume rows back into domain volumes, with their type name and both metadata sets.
+//! Reading volume rows back into domain volumes, with their type name, both metadata sets and
+//! their attachments.
 
 use std::collections::HashMap;
 
 use basalt_domain::metadata::Metadata;
 use basalt_domain::ports::StoreError;
-use basalt_domain::volume::{AttachStatus, Volume, VolumeStatus};
+use basalt_domain::volume::{AttachStatus, Attachment, Volume, VolumeStatus};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::from_micros;
@@ -92,8 +93,68 @@ impl VolumeRow {
     }
 }
 
-/// Fills in user and admin metadata of `volumes` with two queries, whatever their number.
-pub(crate) async fn attach_metadata(
+#[derive(sqlx::FromRow)]
+struct AttachmentRow {
+    id: String,
+    volume_id: String,
+    instance_uuid: Option<String>,
+    attached_host: Option<String>,
+    mountpoint: Option<String>,
+    attach_mode: String,
+    attached_at: Option<i64>,
+}
+
+impl AttachmentRow {
+    fn into_attachment(self) -> Attachment {
+        Attachment {
+            id: self.id,
+            instance_uuid: self.instance_uuid,
+            attached_host: self.attached_host,
+            mountpoint: self.mountpoint,
+            mode: self.attach_mode,
+            attached_at: self.attached_at.map(from_micros),
+        }
+    }
+}
+
+/// Fills in the attachments of `volumes` (oldest first) with one query, whatever their number.
+async fn attach_attachments(
+    conn: &mut SqliteConnection,
+    volumes: &mut [Volume],
+) -> Result<(), StoreError> {
+    if volumes.is_empty() {
+        return Ok(());
+    }
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT id, volume_id, instance_uuid, attached_host, mountpoint, attach_mode, \
+         attached_at FROM volume_attachments WHERE volume_id IN (",
+    );
+    let mut ids = q.separated(", ");
+    for v in volumes.iter() {
+        ids.push_bind(v.id.clone());
+    }
+    q.push(") ORDER BY attached_at, id");
+    let rows: Vec<AttachmentRow> = q
+        .build_query_as()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(err)?;
+    let mut by_volume: HashMap<String, Vec<Attachment>> = HashMap::new();
+    for r in rows {
+        by_volume
+            .entry(r.volume_id.clone())
+            .or_default()
+            .push(r.into_attachment());
+    }
+    for v in volumes.iter_mut() {
+        v.attachments = by_volume.remove(&v.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Fills in user and admin metadata and the attachments of `volumes` with three queries,
+/// whatever their number.
+pub(crate) async fn fill_details(
     conn: &mut SqliteConnection,
     volumes: &mut [Volume],
 ) -> Result<(), StoreError> {
@@ -127,10 +188,11 @@ pub(crate) async fn attach_metadata(
             }
         }
     }
-    Ok(())
+    attach_attachments(conn, volumes).await
 }
 
-/// Runs a volume query built on `VOLUME_COLUMNS`/`VOLUME_FROM` and fills in the metadata.
+/// Runs a volume query built on `VOLUME_COLUMNS`/`VOLUME_FROM` and fills in the metadata and
+/// attachments.
 pub(crate) async fn fetch_volumes(
     conn: &mut SqliteConnection,
     mut query: QueryBuilder<'_, Sqlite>,
@@ -144,7 +206,7 @@ pub(crate) async fn fetch_volumes(
         .into_iter()
         .map(VolumeRow::into_volume)
         .collect::<Result<Vec<_>, _>>()?;
-    attach_metadata(conn, &mut volumes).await?;
+    fill_details(conn, &mut volumes).await?;
     Ok(volumes)
 }
 
@@ -160,7 +222,7 @@ pub(crate) async fn load_volume(
         .map_err(err)?;
     let Some(row) = row else { return Ok(None) };
     let mut v = [row.into_volume()?];
-    attach_metadata(conn, &mut v).await?;
+    fill_details(conn, &mut v).await?;
     let [v] = v;
     Ok(Some(v))
 }

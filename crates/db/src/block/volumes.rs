@@ -1,5 +1,6 @@
 //! [`VolumeStore`] over sqlx: creation with its claim, source check and job, CAS transitions
-//! (with the rules a volume's snapshots impose on them), guarded metadata changes and removal.
+//! (with the rules a volume's snapshots impose on them, and the attachments and admin metadata
+//! that go with them), guarded metadata changes and removal.
 
 use async_trait::async_trait;
 use basalt_domain::jobs::Job;
@@ -9,7 +10,7 @@ use basalt_domain::ports::{
     VolumeStore,
 };
 use basalt_domain::snapshot::SnapshotStatus;
-use basalt_domain::volume::{Volume, VolumeQuery, VolumeStatus, VolumeUpdate};
+use basalt_domain::volume::{Attachment, Volume, VolumeQuery, VolumeStatus, VolumeUpdate};
 use chrono::Utc;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
@@ -72,6 +73,74 @@ async fn change_snapshot(
         .map_err(err)?
         .rows_affected()
         == 1)
+}
+
+async fn insert_attachment(
+    conn: &mut SqliteConnection,
+    volume_id: &str,
+    a: &Attachment,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO volume_attachments (id, volume_id, instance_uuid, attached_host, \
+         mountpoint, attach_mode, attached_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&a.id)
+    .bind(volume_id)
+    .bind(&a.instance_uuid)
+    .bind(&a.attached_host)
+    .bind(&a.mountpoint)
+    .bind(&a.mode)
+    .bind(a.attached_at.map(micros))
+    .execute(&mut *conn)
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
+/// Removes one of the volume's attachments; false when it has no such attachment.
+async fn remove_attachment(
+    conn: &mut SqliteConnection,
+    volume_id: &str,
+    attachment_id: &str,
+) -> Result<bool, StoreError> {
+    Ok(
+        sqlx::query("DELETE FROM volume_attachments WHERE id = ? AND volume_id = ?")
+            .bind(attachment_id)
+            .bind(volume_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?
+            .rows_affected()
+            == 1,
+    )
+}
+
+/// Sets (`Some`) or removes (`None`) admin metadata keys.
+async fn set_admin_metadata(
+    conn: &mut SqliteConnection,
+    volume_id: &str,
+    changes: &[(String, Option<String>)],
+) -> Result<(), StoreError> {
+    for (key, value) in changes {
+        match value {
+            Some(value) => sqlx::query(
+                "INSERT INTO volume_admin_metadata (volume_id, key, value) VALUES (?, ?, ?) \
+                 ON CONFLICT (volume_id, key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(volume_id)
+            .bind(key)
+            .bind(value),
+            None => {
+                sqlx::query("DELETE FROM volume_admin_metadata WHERE volume_id = ? AND key = ?")
+                    .bind(volume_id)
+                    .bind(key)
+            }
+        }
+        .execute(&mut *conn)
+        .await
+        .map_err(err)?;
+    }
+    Ok(())
 }
 
 /// The status of a volume inside a transaction, or `NoSuchVolume` / `Refused`.
@@ -264,6 +333,12 @@ impl VolumeStore for SqlBlockStore {
         if let Some(h) = &c.host {
             b.push(", host = ").push_bind(h.clone());
         }
+        if let Some(a) = c.attach_status {
+            b.push(", attach_status = ").push_bind(a.as_str());
+        }
+        if let Some(boot) = c.bootable {
+            b.push(", bootable = ").push_bind(boot);
+        }
         b.push(" WHERE id = ").push_bind(t.volume_id.clone());
         b.push(" AND ");
         push_in(&mut b, "status", t.from.iter().map(|s| s.as_str()));
@@ -303,6 +378,16 @@ impl VolumeStore for SqlBlockStore {
                 return Ok(false);
             }
         }
+        if let Some(a) = &c.remove_attachment {
+            if !remove_attachment(&mut tx, &t.volume_id, a).await? {
+                tx.rollback().await.map_err(err)?;
+                return Ok(false);
+            }
+        }
+        if let Some(a) = &c.add_attachment {
+            insert_attachment(&mut tx, &t.volume_id, a).await?;
+        }
+        set_admin_metadata(&mut tx, &t.volume_id, &c.admin_metadata).await?;
         if let Some(job) = &t.enqueue {
             insert_job(&mut tx, job).await?;
         }
@@ -419,6 +504,7 @@ impl VolumeStore for SqlBlockStore {
                 .await
                 .map_err(err)?;
         }
+        // Metadata, attachments and exports go with the row (foreign keys ON DELETE CASCADE).
         let removed = sqlx::query("DELETE FROM volumes WHERE id = ? AND status = 'deleting'")
             .bind(id)
             .execute(&mut *tx)

@@ -14,6 +14,8 @@ pub struct Attachment {
     pub instance_uuid: Option<String>,
     pub attached_host: Option<String>,
     pub mountpoint: Option<String>,
+    /// `rw` or `ro`.
+    pub mode: String,
     pub attached_at: Option<DateTime<Utc>>,
 }
 

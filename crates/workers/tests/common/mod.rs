@@ -18,6 +18,7 @@ pub struct World {
     pub store: Arc<basalt_db::SqlBlockStore>,
     pub volumes: Arc<VolumeService>,
     pub snapshots: Arc<SnapshotService>,
+    pub attach: Arc<basalt_domain::attach::AttachService>,
     pub quotas: Arc<QuotaService>,
     pub runner: Arc<JobRunner>,
     pub backend: Arc<FileBackend>,
@@ -46,14 +47,16 @@ pub async fn world_with(ratio: f64) -> World {
     let BlockServices {
         volumes,
         snapshots,
+        attach,
         quotas,
         runner,
-    } = assemble(store, backends, settings, RunnerSettings::default());
+    } = assemble(store, backends, settings, RunnerSettings::default(), None);
     volumes.ensure_default_type().await.unwrap();
     World {
         store: db.block_store(),
         volumes,
         snapshots,
+        attach,
         quotas,
         runner,
         backend,

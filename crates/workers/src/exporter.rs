@@ -1,0 +1,108 @@
+//! The exporters: how a compute host reaches a volume. Each backend names its protocol
+//! (Cinder's `target_protocol`); a connector asking for `do_local_attach` gets the backing
+//! file's path when the backend has one.
+
+use std::sync::Arc;
+
+use basalt_domain::ports::{Export, ExportGrant, Exporter};
+use basalt_domain::volume::Volume;
+use serde_json::{json, Value};
+
+use crate::manager::VolumeManager;
+
+/// One export protocol.
+#[basalt_domain::async_trait]
+pub trait Protocol: Send + Sync + 'static {
+    /// `driver_volume_type`.
+    fn name(&self) -> &'static str;
+    async fn export(
+        &self,
+        volume: &Volume,
+        backend: &str,
+        read_only: bool,
+    ) -> Result<(Value, Value), String>;
+    async fn unexport(&self, export: &Export) -> Result<(), String>;
+    async fn restore(&self, volume: &Volume, backend: &str, export: &Export) -> Result<(), String>;
+}
+
+/// Chooses the protocol of each export and keeps the set of protocols configured.
+pub struct Exporters {
+    manager: Arc<VolumeManager>,
+    /// The protocol of every backend here (one network protocol for now).
+    network: Option<Arc<dyn Protocol>>,
+}
+
+impl Exporters {
+    pub fn new(manager: Arc<VolumeManager>, network: Option<Arc<dyn Protocol>>) -> Self {
+        Exporters { manager, network }
+    }
+
+    fn local(&self, volume: &Volume) -> Result<std::path::PathBuf, String> {
+        let backend = volume.backend().unwrap_or_default();
+        let b = self
+            .manager
+            .backend(backend)
+            .ok_or_else(|| format!("backend '{backend}' is not configured on this host"))?;
+        b.local_path(&volume.id)
+            .ok_or_else(|| format!("backend '{backend}' has no local path for its volumes"))
+    }
+
+    fn network(&self) -> Result<&Arc<dyn Protocol>, String> {
+        self.network
+            .as_ref()
+            .ok_or_else(|| "no network export protocol is configured".to_owned())
+    }
+}
+
+fn wants_local(connector: &Value) -> bool {
+    matches!(connector.get("do_local_attach"), Some(Value::Bool(true)))
+        || connector
+            .get("do_local_attach")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.eq_ignore_ascii_case("true"))
+}
+
+#[basalt_domain::async_trait]
+impl Exporter for Exporters {
+    async fn export(
+        &self,
+        volume: &Volume,
+        read_only: bool,
+        connector: &Value,
+    ) -> Result<ExportGrant, String> {
+        if wants_local(connector) {
+            let path = self.local(volume)?;
+            return Ok(ExportGrant {
+                protocol: "local".into(),
+                handle: json!({}),
+                data: json!({"device_path": path.display().to_string()}),
+            });
+        }
+        let p = self.network()?;
+        let backend = volume.backend().unwrap_or_default();
+        let (handle, data) = p.export(volume, backend, read_only).await?;
+        Ok(ExportGrant {
+            protocol: p.name().into(),
+            handle,
+            data,
+        })
+    }
+
+    async fn unexport(&self, export: &Export) -> Result<(), String> {
+        match export.protocol.as_str() {
+            // A path is not something to take back; the attachment records are.
+            "local" => Ok(()),
+            _ => self.network()?.unexport(export).await,
+        }
+    }
+
+    async fn restore(&self, volume: &Volume, export: &Export) -> Result<(), String> {
+        match export.protocol.as_str() {
+            "local" => Ok(()),
+            _ => {
+                let backend = volume.backend().unwrap_or_default();
+                self.network()?.restore(volume, backend, export).await
+            }
+        }
+    }
+}
