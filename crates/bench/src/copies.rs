@@ -205,15 +205,35 @@ async fn measure(server: &Server, p: &CopiesParams) -> anyhow::Result<Copies> {
 
     let mut ops: Vec<(Op, Vec<OpRun>)> = Op::ALL.iter().map(|&o| (o, Vec::new())).collect();
     for rep in 1..=p.repeats {
+        // The clone takes each place in turn (last, first, between), so that no operation
+        // always pays for the writeback of the copies before it.
+        let clone_at = rep % 3;
+        let mut clone = None;
+        if clone_at == 2 {
+            clone = Some(
+                run.copy(&mut conn, Op::Clone, Source::Volume(&source))
+                    .await?,
+            );
+        }
         let (snap, s) = run
             .copy(&mut conn, Op::Snapshot, Source::Volume(&source))
             .await?;
+        if clone_at == 0 {
+            clone = Some(
+                run.copy(&mut conn, Op::Clone, Source::Volume(&source))
+                    .await?,
+            );
+        }
         let (from, f) = run
             .copy(&mut conn, Op::FromSnapshot, Source::Snapshot(&snap))
             .await?;
-        let (clone, c) = run
-            .copy(&mut conn, Op::Clone, Source::Volume(&source))
-            .await?;
+        let (clone, c) = match clone {
+            Some(done) => done,
+            None => {
+                run.copy(&mut conn, Op::Clone, Source::Volume(&source))
+                    .await?
+            }
+        };
         eprintln!(
             "copies, run {rep}/{}: snapshot {:.1} ms (server {:.1} ms), from snapshot {:.1} ms \
              (server {:.1} ms), clone {:.1} ms (server {:.1} ms); fs used {:+.0} / {:+.0} / \
@@ -267,6 +287,8 @@ impl Run<'_> {
         source: Source<'_>,
     ) -> anyhow::Result<(String, OpRun)> {
         let dir = self.data.join("volumes");
+        // Each copy starts with nothing left to write back from the one before.
+        tokio::process::Command::new("sync").status().await?;
         let used = disk::fs_used(&dir)?;
         let t = Instant::now();
         let id = match (op, source) {
