@@ -28,7 +28,7 @@ PIDFILE=$OUT/basalt.pid
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ID_ADDR=127.0.0.1:$(free_port)
 API_ADDR=127.0.0.1:$(free_port)
-SERVE=("$BIN" --data-dir "$DATA" --config "$CONFIG" serve --identity-addr "$ID_ADDR" --api-addr "$API_ADDR")
+SERVE=("$BIN" --data-dir "$DATA" --config "$CONFIG" serve --identity-addr "$ID_ADDR" --api-addr "$API_ADDR" --nbd-addr 127.0.0.1:0)
 say() { printf '[basalt-load %s] %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$OUT/log.txt" >&2; }
 snap() { { echo "== $1 $(date -Is) loadavg: $(cat /proc/loadavg)";
            ps -eo pid,pcpu,rss,etime,comm --sort=-pcpu | head -8; } >>"$OUT/host.txt"; }

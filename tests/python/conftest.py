@@ -389,6 +389,7 @@ def basalt(tmp_path_factory) -> Basalt:
         "--data-dir", str(data_dir),
         "--identity-addr", "127.0.0.1:0",
         "--api-addr", "127.0.0.1:0",
+        "--nbd-addr", "127.0.0.1:0",
     ]
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(

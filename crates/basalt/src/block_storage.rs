@@ -10,7 +10,7 @@ use basalt_domain::quota::QuotaService;
 use basalt_domain::volume::VolumeService;
 use basalt_domain::{BackendPlacement, DomainSettings};
 use basalt_storage::{BlockBackend, FileBackend};
-use basalt_workers::{assemble, Backends, BlockServices, JobRunner, RunnerSettings};
+use basalt_workers::{assemble, Backends, BlockServices, JobRunner, NetworkExport, RunnerSettings};
 
 use crate::config::{resolve, Config};
 
@@ -65,6 +65,7 @@ pub async fn build(
     cfg: &Config,
     data_dir: &std::path::Path,
     db: &Database,
+    network: Option<NetworkExport>,
 ) -> anyhow::Result<BlockStorage> {
     let settings = DomainSettings {
         host: host(cfg),
@@ -94,7 +95,7 @@ pub async fn build(
         backends(cfg, data_dir)?,
         settings,
         runner,
-        None,
+        network,
     );
     volumes.ensure_default_type().await?;
     Ok(BlockStorage {

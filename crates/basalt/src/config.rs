@@ -15,7 +15,34 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub catalog: CatalogConfig,
     pub volumes: VolumesConfig,
+    pub nbd: NbdConfig,
     pub backends: Vec<BackendConfig>,
+}
+
+/// The built-in NBD server, through which compute hosts reach attached volumes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NbdConfig {
+    pub enabled: bool,
+    pub listen_addr: SocketAddr,
+    /// The host name or address put in `connection_info`; empty: the listen address's IP.
+    pub public_host: String,
+    /// Offer `NBD_OPT_STARTTLS` with the server certificate (when TLS is enabled).
+    pub tls: bool,
+    /// Refuse clients that do not upgrade to TLS first.
+    pub tls_required: bool,
+}
+
+impl Default for NbdConfig {
+    fn default() -> Self {
+        NbdConfig {
+            enabled: true,
+            listen_addr: "127.0.0.1:10809".parse().expect("valid address"),
+            public_host: String::new(),
+            tls: true,
+            tls_required: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -119,6 +146,7 @@ impl Default for Config {
             identity: IdentityConfig::default(),
             catalog: CatalogConfig::default(),
             volumes: VolumesConfig::default(),
+            nbd: NbdConfig::default(),
             backends: vec![BackendConfig::default()],
         }
     }
@@ -230,6 +258,17 @@ workers = 4
 # How often interrupted jobs and stranded volumes are looked for, besides at start-up.
 reconcile_seconds = 60
 
+[nbd]
+# The built-in NBD server: attached volumes are exported to compute hosts through it
+# (connection_info driver_volume_type "nbd"). 10809 is NBD's registered port.
+enabled = true
+listen_addr = "127.0.0.1:10809"
+# The host compute nodes dial, as given in connection_info. Empty: the listen address's IP.
+public_host = ""
+# Offer STARTTLS with the server certificate (when [tls] is enabled); require it if asked.
+tls = true
+tls_required = false
+
 # Storage backends; repeat the [[backends]] table for more than one.
 [[backends]]
 # The backend's name, the middle of host@backend#pool.
@@ -300,6 +339,9 @@ mod tests {
             "region",
             "identity_public_url",
             "volume_admin_url",
+            "listen_addr",
+            "public_host",
+            "tls_required",
         ] {
             assert!(TEMPLATE.contains(&format!("\n{key} = ")), "{key} missing");
         }

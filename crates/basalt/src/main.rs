@@ -42,6 +42,9 @@ enum Command {
         /// Listen address of the block-storage API (overrides the config).
         #[arg(long)]
         api_addr: Option<SocketAddr>,
+        /// Listen address of the built-in NBD server (overrides the config).
+        #[arg(long)]
+        nbd_addr: Option<SocketAddr>,
         /// Serve plain HTTP, for use behind a TLS-terminating proxy only.
         #[arg(long)]
         plain_http: bool,
@@ -70,6 +73,7 @@ fn main() -> anyhow::Result<()> {
             Command::Serve {
                 identity_addr,
                 api_addr,
+                nbd_addr,
                 plain_http,
             } => {
                 let mut cfg = env.config.clone();
@@ -78,6 +82,9 @@ fn main() -> anyhow::Result<()> {
                 }
                 if let Some(a) = api_addr {
                     cfg.server.api_addr = a;
+                }
+                if let Some(a) = nbd_addr {
+                    cfg.nbd.listen_addr = a;
                 }
                 if plain_http {
                     cfg.tls.enabled = false;

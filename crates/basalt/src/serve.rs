@@ -34,7 +34,41 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
     let identity = env.identity(&db, &cfg, &urls);
     env.bootstrap(&identity, &urls.identity, tls.as_ref())
         .await?;
-    let block = crate::block_storage::build(&cfg, &env.data_dir, &db).await?;
+    // The NBD server is bound before the volume services exist, so that the exports they
+    // make name its real port (port 0 works).
+    let nbd_table = basalt_nbd::ExportTable::new();
+    let nbd = match cfg.nbd.enabled {
+        true => {
+            let tls_config = match (&tls, cfg.nbd.tls) {
+                (Some(files), true) => Some(crate::tls::server_config(files)?),
+                _ => None,
+            };
+            let offers_tls = tls_config.is_some();
+            let server = basalt_nbd::NbdServer::bind(
+                cfg.nbd.listen_addr,
+                nbd_table.clone(),
+                tls_config,
+                cfg.nbd.tls_required,
+            )
+            .await
+            .with_context(|| format!("NBD server on {}", cfg.nbd.listen_addr))?;
+            Some((server.local_addr()?, server, offers_tls))
+        }
+        false => None,
+    };
+    let network = nbd.as_ref().map(|(addr, _, offers_tls)| {
+        let host = match cfg.nbd.public_host.as_str() {
+            "" => addr.ip().to_string(),
+            h => h.to_owned(),
+        };
+        let (table, port, tls) = (nbd_table.clone(), addr.port(), *offers_tls);
+        Box::new(move |manager| {
+            Arc::new(basalt_workers::NbdExporter::new(
+                table, manager, host, port, tls,
+            )) as Arc<dyn basalt_workers::Protocol>
+        }) as basalt_workers::NetworkExport
+    });
+    let block = crate::block_storage::build(&cfg, &env.data_dir, &db, network).await?;
     // Before serving: jobs of the previous process run again, stranded volumes are failed.
     let stranded = block.volumes.reconcile(true).await? + block.snapshots.reconcile().await?;
     if stranded > 0 {
@@ -43,8 +77,21 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
             "volumes and snapshots left in a transitional status were failed"
         );
     }
+    // Attached volumes are reachable again under the names their hosts know.
+    let restored = block.attach.restore_exports().await?;
+    if restored > 0 {
+        tracing::info!(restored, "exports of attached volumes restored");
+    }
     let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
-    let mut workers = block.runner.spawn(workers_stop.clone());
+    let mut workers = Vec::new();
+    let nbd_addr = nbd.as_ref().map(|(addr, _, _)| *addr);
+    if let Some((_, server, _)) = nbd {
+        let mut stop = workers_stop.clone();
+        workers.push(tokio::spawn(server.run(async move {
+            let _ = stop.changed().await;
+        })));
+    }
+    workers.extend(block.runner.spawn(workers_stop.clone()));
     workers.push(basalt_workers::spawn_reconciler(
         block.volumes.clone(),
         block.snapshots.clone(),
@@ -100,8 +147,9 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
             )
         }
     };
+    let nbd_note = nbd_addr.map(|a| format!(" nbd {a}")).unwrap_or_default();
     println!(
-        "Basalt {} is serving: identity {} block-storage {} (ready in {} ms)",
+        "Basalt {} is serving: identity {} block-storage {}{nbd_note} (ready in {} ms)",
         env!("CARGO_PKG_VERSION"),
         urls.identity,
         urls.volume,

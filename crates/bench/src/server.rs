@@ -60,6 +60,8 @@ impl Server {
             .arg(identity.to_string())
             .arg("--api-addr")
             .arg(api.to_string())
+            .arg("--nbd-addr")
+            .arg("127.0.0.1:0")
             .env("BASALT_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env_remove("BASALT_LOG")
             .env_remove("BASALT_CONFIG")

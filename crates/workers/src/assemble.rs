@@ -17,6 +17,9 @@ use crate::exporter::{Exporters, Protocol};
 use crate::manager::{Backends, VolumeManager};
 use crate::runner::{JobRunner, RunnerSettings};
 
+/// Builds the network export protocol once the volume manager exists.
+pub type NetworkExport = Box<dyn FnOnce(Arc<VolumeManager>) -> Arc<dyn Protocol> + Send>;
+
 pub struct BlockServices {
     pub volumes: Arc<VolumeService>,
     pub snapshots: Arc<SnapshotService>,
@@ -30,7 +33,7 @@ pub fn assemble<S>(
     backends: Backends,
     settings: DomainSettings,
     runner: RunnerSettings,
-    network: Option<Arc<dyn Protocol>>,
+    network: Option<NetworkExport>,
 ) -> BlockServices
 where
     S: VolumeStore + SnapshotStore + ExportStore + JobStore + QuotaStore + VolumeTypeStore,
@@ -61,7 +64,10 @@ where
     let attach = Arc::new(AttachService::new(
         store.clone(),
         store.clone(),
-        Arc::new(Exporters::new(manager.clone(), network)),
+        Arc::new(Exporters::new(
+            manager.clone(),
+            network.map(|make| make(manager.clone())),
+        )),
     ));
     let runner = JobRunner::new(
         store,

@@ -5,11 +5,13 @@
 mod assemble;
 mod exporter;
 mod manager;
+mod nbd_export;
 mod reconciler;
 mod runner;
 
-pub use assemble::{assemble, BlockServices};
+pub use assemble::{assemble, BlockServices, NetworkExport};
 pub use exporter::{Exporters, Protocol};
 pub use manager::{Backends, Failure, VolumeManager};
+pub use nbd_export::NbdExporter;
 pub use reconciler::spawn_reconciler;
 pub use runner::{JobRunner, RunnerSettings};

@@ -1,0 +1,101 @@
+//! The built-in NBD exporter: a volume's device goes into the NBD server's export table under a
+//! fresh unguessable name, which only the connector that asked for it learns.
+
+use std::sync::Arc;
+
+use basalt_domain::ports::Export;
+use basalt_domain::volume::Volume;
+use basalt_nbd::ExportTable;
+use serde_json::{json, Value};
+
+use crate::exporter::Protocol;
+use crate::manager::VolumeManager;
+
+pub struct NbdExporter {
+    table: ExportTable,
+    manager: Arc<VolumeManager>,
+    /// What connectors dial: the configured public host and the server's port.
+    host: String,
+    port: u16,
+    /// Whether the server offers STARTTLS (with Basalt's CA).
+    tls: bool,
+}
+
+impl NbdExporter {
+    pub fn new(
+        table: ExportTable,
+        manager: Arc<VolumeManager>,
+        host: String,
+        port: u16,
+        tls: bool,
+    ) -> Self {
+        NbdExporter {
+            table,
+            manager,
+            host,
+            port,
+            tls,
+        }
+    }
+
+    async fn device(
+        &self,
+        volume: &Volume,
+        backend: &str,
+    ) -> Result<Arc<dyn basalt_storage::BlockDevice>, String> {
+        let b = self
+            .manager
+            .backend(backend)
+            .ok_or_else(|| format!("backend '{backend}' is not configured on this host"))?;
+        b.open(&volume.id)
+            .await
+            .map_err(|e| format!("volume {} cannot be opened: {e}", volume.id))
+    }
+
+    fn data(&self, name: &str) -> Value {
+        json!({
+            "host": self.host,
+            "port": self.port,
+            "export_name": name,
+            "tls": self.tls,
+        })
+    }
+}
+
+fn export_name(e: &Export) -> Result<&str, String> {
+    e.handle
+        .get("export_name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("export {} has no NBD export name", e.id))
+}
+
+#[basalt_domain::async_trait]
+impl Protocol for NbdExporter {
+    fn name(&self) -> &'static str {
+        "nbd"
+    }
+
+    async fn export(
+        &self,
+        volume: &Volume,
+        backend: &str,
+        read_only: bool,
+    ) -> Result<(Value, Value), String> {
+        let device = self.device(volume, backend).await?;
+        let name = self.table.issue(&volume.id, device, read_only);
+        Ok((json!({ "export_name": name }), self.data(&name)))
+    }
+
+    async fn unexport(&self, export: &Export) -> Result<(), String> {
+        self.table.revoke(export_name(export)?).await;
+        Ok(())
+    }
+
+    async fn restore(&self, volume: &Volume, backend: &str, export: &Export) -> Result<(), String> {
+        let name = export_name(export)?;
+        let device = self.device(volume, backend).await?;
+        self.table
+            .issue_named(name, &volume.id, device, export.read_only)
+            .map_err(|e| format!("export {} cannot be restored: {e}", export.id))
+    }
+}

@@ -1,0 +1,156 @@
+"""Attach and detach as Nova does it (the legacy v2 call sequence of api-v2.md §3.1a), driven
+by python-cinderclient, with QEMU's userspace NBD initiator (`qemu-io`) as the compute host:
+the data written through the export is in the volume, a read-only attachment refuses writes,
+and a terminated connection is gone for everyone."""
+
+import subprocess
+import uuid
+
+import pytest
+from cinderclient import client as cinder_client
+from cinderclient import exceptions as cinder_exc
+from keystoneauth1 import loading, session
+
+from support import wait_until
+
+MiB = 1 << 20
+CONNECTOR = {"host": "compute-1", "ip": "127.0.0.1", "initiator": "iqn.2004-10.org.test:compute-1",
+             "multipath": False, "platform": "x86_64", "os_type": "linux"}
+
+
+@pytest.fixture(scope="module")
+def cinder(basalt, tenant):
+    auth = loading.get_plugin_loader("password").load_from_options(
+        auth_url=basalt.openrc["OS_AUTH_URL"], username=tenant.user["name"],
+        password=tenant.password, project_name=tenant.name,
+        user_domain_name="Default", project_domain_name="Default")
+    sess = session.Session(auth=auth, verify=basalt.ca)
+    return cinder_client.Client("3.0", session=sess)
+
+
+def _available(cinder, size=1):
+    vol = cinder.volumes.create(size, name=f"att-{uuid.uuid4().hex[:8]}")
+    return wait_until(lambda: _status(cinder, vol.id) == "available" and cinder.volumes.get(vol.id),
+                      f"volume {vol.id} to be available")
+
+
+def _status(cinder, volume_id):
+    return cinder.volumes.get(volume_id).status
+
+
+def _nbd_url(info):
+    d = info["data"]
+    return f"nbd://{d['host']}:{d['port']}/{d['export_name']}"
+
+
+def _qemu_io(url, command, check=True, read_only=False):
+    ro = ["-r"] if read_only else []
+    p = subprocess.run(["qemu-io", "-f", "raw", *ro, "-c", command, url],
+                       capture_output=True, text=True, timeout=60)
+    failed = p.returncode != 0 or "error" in (p.stdout + p.stderr).lower() \
+        or "Pattern verification failed" in p.stdout
+    if check:
+        assert not failed, (command, p.stdout, p.stderr)
+    return p, failed
+
+
+def test_the_nova_sequence_over_nbd(basalt, cinder):
+    vol = _available(cinder)
+    cinder.volumes.reserve(vol)
+    assert _status(cinder, vol.id) == "attaching"
+
+    info = cinder.volumes.initialize_connection(vol, CONNECTOR)
+    assert info["driver_volume_type"] == "nbd", info
+    data = info["data"]
+    assert data["access_mode"] == "rw" and data["encrypted"] is False, data
+    assert data["volume_id"] == vol.id
+    assert len(data["export_name"]) >= 32, "the export name is unguessable"
+    # Asking again for the same connector gives the same export.
+    assert cinder.volumes.initialize_connection(vol, CONNECTOR)["data"] == data
+
+    url = _nbd_url(info)
+    _qemu_io(url, "write -P 0xab 1M 1M")
+
+    server = str(uuid.uuid4())
+    cinder.volumes.attach(vol, server, "/dev/vdb", mode="rw")
+    vol = cinder.volumes.get(vol.id)
+    assert vol.status == "in-use"
+    [a] = vol.attachments
+    assert (a["server_id"], a["device"], a["volume_id"]) == (server, "/dev/vdb", vol.id)
+    assert vol.metadata.get("attached_mode") == "rw"
+
+    # A second connection reads what the first wrote.
+    _qemu_io(url, "read -P 0xab 1M 1M")
+
+    # Detach: begin, roll back once (Nova's failure path), begin again, disconnect, detach.
+    cinder.volumes.begin_detaching(vol)
+    assert _status(cinder, vol.id) == "detaching"
+    cinder.volumes.roll_detaching(vol)
+    assert _status(cinder, vol.id) == "in-use"
+    cinder.volumes.begin_detaching(vol)
+    cinder.volumes.terminate_connection(vol, CONNECTOR)
+    _, failed = _qemu_io(url, "read 0 4k", check=False)
+    assert failed, "a terminated export must not be reachable"
+    cinder.volumes.detach(vol, a["attachment_id"])
+    vol = cinder.volumes.get(vol.id)
+    assert (vol.status, vol.attachments) == ("available", [])
+    assert "attached_mode" not in vol.metadata
+
+    # The data is in the volume's file.
+    with open(basalt.volume_file(vol.id), "rb") as f:
+        f.seek(1 * MiB)
+        assert set(f.read(MiB)) == {0xAB}
+    cinder.volumes.delete(vol)
+
+
+def test_a_failed_attach_unreserves(basalt, cinder):
+    vol = _available(cinder)
+    cinder.volumes.reserve(vol)
+    with pytest.raises(cinder_exc.BadRequest) as e:
+        cinder.volumes.reserve(vol)
+    assert "must be available to reserve" in str(e.value)
+    info = cinder.volumes.initialize_connection(vol, CONNECTOR)
+    cinder.volumes.terminate_connection(vol, CONNECTOR)
+    assert _status(cinder, vol.id) == "available"
+    _, failed = _qemu_io(_nbd_url(info), "read 0 4k", check=False)
+    assert failed
+    cinder.volumes.delete(vol)
+
+
+def test_a_read_only_volume_refuses_writes(basalt, cinder):
+    vol = _available(cinder)
+    cinder.volumes.update_readonly_flag(vol, True)
+    assert cinder.volumes.get(vol.id).metadata["readonly"] == "True"
+    cinder.volumes.reserve(vol)
+    info = cinder.volumes.initialize_connection(vol, CONNECTOR)
+    assert info["data"]["access_mode"] == "ro"
+    with pytest.raises(cinder_exc.BadRequest) as e:
+        cinder.volumes.attach(vol, str(uuid.uuid4()), "/dev/vdc", mode="rw")
+    assert "Invalid attaching mode 'rw'" in str(e.value)
+    cinder.volumes.attach(vol, str(uuid.uuid4()), "/dev/vdc", mode="ro")
+    url = _nbd_url(info)
+    _qemu_io(url, "read 0 4k", read_only=True)
+    # QEMU sees the export's read-only flag and refuses to open it for writing.
+    p, failed = _qemu_io(url, "write -P 0x11 0 4k", check=False)
+    assert failed and "Permission denied" in p.stderr, (p.stdout, p.stderr)
+    with open(basalt.volume_file(vol.id), "rb") as f:
+        assert set(f.read(4096)) == {0}
+    cinder.volumes.begin_detaching(vol)
+    cinder.volumes.terminate_connection(vol, CONNECTOR)
+    cinder.volumes.detach(vol)
+    assert _status(cinder, vol.id) == "available"
+    cinder.volumes.delete(vol)
+
+
+def test_attach_actions_with_the_v2_cli(basalt, tenant):
+    env = tenant.env()
+    c = lambda *a, check=True: basalt.cinder7(*a, env=env, check=check)  # noqa: E731
+    from support import properties
+    vol = properties(c("create", "1").stdout)["id"]
+    wait_until(lambda: properties(c("show", vol).stdout)["status"] == "available",
+               f"volume {vol} to be available")
+    c("set-bootable", vol, "true")
+    assert properties(c("show", vol).stdout)["bootable"] == "true"
+    c("readonly-mode-update", vol, "True")
+    assert "readonly : True" in properties(c("show", vol).stdout)["metadata"]
+    c("delete", vol)
