@@ -34,9 +34,12 @@ pub fn start(data: &Path, extra: &[&str], password: Option<&str>) -> Server {
         "127.0.0.1:0",
         "--api-addr",
         "127.0.0.1:0",
-        "--nbd-addr",
-        "127.0.0.1:0",
     ])
+    .args(if extra.contains(&"--nbd-addr") {
+        &[][..]
+    } else {
+        &["--nbd-addr", "127.0.0.1:0"][..]
+    })
     .args(extra)
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit());

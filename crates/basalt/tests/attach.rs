@@ -1,0 +1,150 @@
+//! Attach over the built-in NBD server against the real binary, with QEMU's userspace initiator
+//! as the compute host: an attached volume's export comes back after a restart under the same
+//! name, with the data written before it, and goes away with terminate_connection.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+struct Api {
+    c: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .c
+            .post(format!("{}{path}", self.base))
+            .header("x-auth-token", &self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn status(&self, id: &str) -> String {
+        let r = self
+            .c
+            .get(format!("{}/volumes/{id}", self.base))
+            .header("x-auth-token", &self.token)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = r.json().await.unwrap();
+        body["volume"]["status"].as_str().unwrap().to_owned()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs one qemu-io command on an NBD URL; whether it succeeded, and what it said.
+fn qemu_io(url: &str, command: &str) -> (bool, String) {
+    let out = Command::new("qemu-io")
+        .args(["-f", "raw", "-c", command, url])
+        .output()
+        .expect("qemu-io (qemu-utils) is installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ok = out.status.success()
+        && !text.to_lowercase().contains("error")
+        && !text.contains("Pattern verification failed");
+    (ok, text)
+}
+
+async fn api(s: &Server, ca: &Path, token: Option<String>) -> (Api, String) {
+    let c = client(ca);
+    let (token, project) = match token {
+        Some(t) => {
+            // The token is still valid after a restart: only the project id is needed.
+            let (_, project) = login(&c, s, "pw").await.unwrap();
+            (t, project)
+        }
+        None => login(&c, s, "pw").await.unwrap(),
+    };
+    let base = format!("{}/v2/{project}", s.volume);
+    (Api { c, base, token }, project)
+}
+
+#[tokio::test]
+async fn an_attached_volumes_nbd_export_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let ca = data.join("tls/ca.pem");
+    let nbd = format!("127.0.0.1:{}", free_port());
+    let s = start(data, &["--nbd-addr", &nbd], Some("pw"));
+    assert!(
+        s.stdout.iter().any(|l| l.contains(&format!(" nbd {nbd} "))),
+        "{:?}",
+        s.stdout
+    );
+    let (api1, _) = api(&s, &ca, None).await;
+
+    let (st, body) = api1.post("/volumes", json!({"volume": {"size": 1}})).await;
+    assert_eq!(st, 202, "{body}");
+    let id = body["volume"]["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while api1.status(&id).await != "available" {
+        assert!(Instant::now() < deadline, "volume never became available");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let path = format!("/volumes/{id}/action");
+    let action = |a: Value| api1.post(&path, a);
+    assert_eq!(action(json!({"os-reserve": null})).await.0, 202);
+    let connector = json!({"host": "compute-1", "ip": "127.0.0.1"});
+    let (st, body) = action(json!({"os-initialize_connection": {"connector": connector}})).await;
+    assert_eq!(st, 200, "{body}");
+    let info = &body["connection_info"];
+    assert_eq!(info["driver_volume_type"], "nbd");
+    let d = &info["data"];
+    let url = format!(
+        "nbd://{}:{}/{}",
+        d["host"].as_str().unwrap(),
+        d["port"],
+        d["export_name"].as_str().unwrap()
+    );
+    let (ok, out) = qemu_io(&url, "write -P 0x5c 0 64k");
+    assert!(ok, "{out}");
+    let attach = json!({"os-attach": {"instance_uuid": "7d1b4f1e-0b8c-4a55-9d55-1c8b5b3c2f10",
+        "mountpoint": "/dev/vdb", "mode": "rw"}});
+    assert_eq!(action(attach).await.0, 202);
+    let token = api1.token.clone();
+    drop(action);
+    assert!(s.terminate().success());
+
+    // After the restart the same URL works and holds the data.
+    let s = start(data, &["--nbd-addr", &nbd], None);
+    let (api2, _) = api(&s, &ca, Some(token)).await;
+    assert_eq!(api2.status(&id).await, "in-use");
+    let (ok, out) = qemu_io(&url, "read -P 0x5c 0 64k");
+    assert!(ok, "the export was not restored: {out}");
+
+    // Terminating the connection takes it away for everyone.
+    let (st, _) = api2
+        .post(
+            &format!("/volumes/{id}/action"),
+            json!({"os-terminate_connection": {"connector": connector}}),
+        )
+        .await;
+    assert_eq!(st, 202);
+    let (ok, _) = qemu_io(&url, "read 0 4k");
+    assert!(!ok, "a terminated export must not be reachable");
+    assert!(s.terminate().success());
+}
