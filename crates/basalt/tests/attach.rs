@@ -126,7 +126,6 @@ async fn an_attached_volumes_nbd_export_survives_a_restart() {
         "mountpoint": "/dev/vdb", "mode": "rw"}});
     assert_eq!(action(attach).await.0, 202);
     let token = api1.token.clone();
-    drop(action);
     assert!(s.terminate().success());
 
     // After the restart the same URL works and holds the data.
