@@ -2,10 +2,14 @@
 //! the `basalt` binary, and the cost of volumes, measured on loopback and printed as a
 //! markdown report.
 
+mod attach_api;
+mod blockio;
 mod copies;
 mod copies_report;
 mod copy_api;
 mod disk;
+mod exports;
+mod exports_report;
 mod fresh;
 mod http;
 mod lifecycle;
@@ -39,8 +43,9 @@ struct Args {
     /// target/release/basalt).
     #[arg(long)]
     basalt: Option<PathBuf>,
-    /// Which measurements to run (`volumes` and `copies` are left out by default: seeding
-    /// 100,000 volumes takes minutes, and copies write gigabytes and mount an XFS image).
+    /// Which measurements to run (`volumes`, `copies` and `exports` are left out by default:
+    /// seeding 100,000 volumes takes minutes, copies write gigabytes and mount an XFS image,
+    /// and exports need qemu-utils and fio and take minutes).
     #[arg(
         long,
         value_enum,
@@ -84,7 +89,7 @@ struct Args {
     /// Volumes: worker counts of the lifecycle runs (1: one volume at a time).
     #[arg(long, value_delimiter = ',', default_value = "1,16")]
     lifecycle_workers: Vec<usize>,
-    /// Volumes and copies: interval between the GETs that wait for a volume, in ms.
+    /// Volumes, copies and exports: interval between the GETs that wait for a volume, in ms.
     #[arg(long, default_value_t = 1.0)]
     poll_ms: f64,
     /// Volumes: keep the server's data directory, configuration and log here (and start from
@@ -98,6 +103,15 @@ struct Args {
     /// Copies: repetitions of snapshot, volume from snapshot and clone in each directory.
     #[arg(long, default_value_t = 5)]
     copies_repeats: usize,
+    /// Exports: repetitions of every workload against every target, for the median.
+    #[arg(long, default_value_t = 3)]
+    exports_repeats: usize,
+    /// Exports: fio's measured seconds per random-I/O run (after one second of ramp).
+    #[arg(long, default_value_t = 5)]
+    exports_runtime: u64,
+    /// Exports: fresh volumes the attach sequence is timed on.
+    #[arg(long, default_value_t = 50)]
+    attach_count: usize,
     /// Client runtime threads (1: single-threaded, leaving the other core to the server).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -110,6 +124,7 @@ enum Section {
     Tokens,
     Volumes,
     Copies,
+    Exports,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -176,6 +191,16 @@ async fn run(args: &Args, bin: PathBuf) -> anyhow::Result<String> {
         };
         let targets = copies::run(&bin, &params).await?;
         body += &copies_report::copies(&targets, &params);
+    }
+    if args.only.contains(&Section::Exports) {
+        let params = exports::ExportsParams {
+            repeats: args.exports_repeats.max(1),
+            runtime: Duration::from_secs(args.exports_runtime.max(1)),
+            attaches: args.attach_count.max(1),
+            poll: Duration::from_secs_f64(args.poll_ms / 1e3),
+        };
+        let e = exports::run(&bin, &params).await?;
+        body += &exports_report::exports(&e, &params);
     }
     let context = report::Context {
         date,

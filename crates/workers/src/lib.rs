@@ -4,6 +4,8 @@
 
 mod assemble;
 mod exporter;
+mod iscsi;
+mod iscsi_tgt;
 mod manager;
 mod nbd_export;
 mod reconciler;
@@ -11,6 +13,7 @@ mod runner;
 
 pub use assemble::{assemble, BlockServices, NetworkExport};
 pub use exporter::{Exporters, Protocol};
+pub use iscsi::{TgtIscsi, TgtSettings};
 pub use manager::{Backends, Failure, VolumeManager};
 pub use nbd_export::NbdExporter;
 pub use reconciler::spawn_reconciler;
