@@ -18,7 +18,7 @@ use crate::proto::*;
 use crate::ConnError;
 
 /// Requests of one connection that may be in flight at once.
-const MAX_OPS: u32 = 16;
+const MAX_OPS: u32 = 64;
 /// Bytes of READ and WRITE payload one connection may hold at once (two maximal requests).
 const BUFFER_BUDGET: u32 = 2 * MAX_PAYLOAD;
 /// The payload budget is counted in units of this many bytes.
@@ -241,13 +241,18 @@ fn validate(export: &Export, req: &Request) -> Result<(), u32> {
     Ok(())
 }
 
-/// Runs a validated request on the device; returns the data of a READ.
+/// Bytes of a simple reply's header.
+const REPLY_HEADER: usize = 16;
+
+/// Runs a validated request on the device; returns a READ's reply: its header's room, then the
+/// data.
 fn execute(dev: &dyn BlockDevice, req: &Request, payload: Vec<u8>) -> io::Result<Option<Vec<u8>>> {
     let len = u64::from(req.len);
     match req.kind {
         CMD_READ => {
-            let mut buf = vec![0u8; req.len as usize];
-            dev.read_at(&mut buf, req.offset)?;
+            // Room for the reply header in front, so the reply leaves in one write.
+            let mut buf = vec![0u8; REPLY_HEADER + req.len as usize];
+            dev.read_at(&mut buf[REPLY_HEADER..], req.offset)?;
             return Ok(Some(buf));
         }
         CMD_WRITE => dev.write_at(&payload, req.offset)?,
@@ -285,9 +290,13 @@ impl Conn {
             if *self.broken.borrow() {
                 return Ok(());
             }
-            w.write_all(&simple_reply(errno, handle)).await?;
-            if let Some(data) = data {
-                w.write_all(&data).await?;
+            match data {
+                // One write per reply: the header goes in the room left for it.
+                Some(mut reply) => {
+                    reply[..REPLY_HEADER].copy_from_slice(&simple_reply(errno, handle));
+                    w.write_all(&reply).await?;
+                }
+                None => w.write_all(&simple_reply(errno, handle)).await?,
             }
             w.flush().await
         };
@@ -374,9 +383,10 @@ mod tests {
         let e = export(false);
         let r = req(CMD_WRITE_ZEROES, CMD_FLAG_NO_HOLE | CMD_FLAG_FUA, 100, 5000);
         execute(e.device.as_ref(), &r, Vec::new()).unwrap();
-        let data = execute(e.device.as_ref(), &req(CMD_READ, 0, 0, 8192), Vec::new())
+        let reply = execute(e.device.as_ref(), &req(CMD_READ, 0, 0, 8192), Vec::new())
             .unwrap()
             .unwrap();
+        let data = &reply[REPLY_HEADER..];
         assert!(data[..100].iter().all(|&b| b == 7));
         assert!(data[100..5100].iter().all(|&b| b == 0));
         assert!(data[5100..].iter().all(|&b| b == 7));
