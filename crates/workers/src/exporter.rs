@@ -15,11 +15,14 @@ use crate::manager::VolumeManager;
 pub trait Protocol: Send + Sync + 'static {
     /// `driver_volume_type`.
     fn name(&self) -> &'static str;
+    /// Exports the volume to the connector (os-brick's: `initiator`, `host`, `ip`...);
+    /// returns the exporter's handle and `connection_info.data`.
     async fn export(
         &self,
         volume: &Volume,
         backend: &str,
         read_only: bool,
+        connector: &Value,
     ) -> Result<(Value, Value), String>;
     async fn unexport(&self, export: &Export) -> Result<(), String>;
     async fn restore(&self, volume: &Volume, backend: &str, export: &Export) -> Result<(), String>;
@@ -80,7 +83,7 @@ impl Exporter for Exporters {
         }
         let p = self.network()?;
         let backend = volume.backend().unwrap_or_default();
-        let (handle, data) = p.export(volume, backend, read_only).await?;
+        let (handle, data) = p.export(volume, backend, read_only, connector).await?;
         Ok(ExportGrant {
             protocol: p.name().into(),
             handle,

@@ -27,6 +27,9 @@ use crate::manager::VolumeManager;
 /// The LUN the volume is; LUN 0 is tgt's controller.
 const LUN: u32 = 1;
 
+/// The largest control port tgtd accepts.
+pub const MAX_CONTROL_PORT: u16 = 32767;
+
 /// How `TgtIscsi` reaches (or starts) its tgtd and names its targets.
 #[derive(Debug, Clone)]
 pub struct TgtSettings {
@@ -41,7 +44,8 @@ pub struct TgtSettings {
     pub tgtadm: PathBuf,
     /// `tgtd`, the same way; started when no tgtd answers on `control_port`.
     pub tgtd: PathBuf,
-    /// tgtd's management channel (`tgtd -C`, `tgtadm -C`; socket `/var/run/tgtd/socket.<n>`).
+    /// tgtd's management channel (`tgtd -C`, `tgtadm -C`; socket `/var/run/tgtd/socket.<n>`),
+    /// at most [`MAX_CONTROL_PORT`].
     pub control_port: u16,
     /// tgt's low-level driver.
     pub lld: String,
@@ -163,6 +167,12 @@ impl TgtIscsi {
             return Err(format!(
                 "'{}' is not a usable IQN prefix",
                 settings.iqn_prefix
+            ));
+        }
+        if settings.control_port > MAX_CONTROL_PORT {
+            return Err(format!(
+                "tgt control port {} is out of range (0..={MAX_CONTROL_PORT})",
+                settings.control_port
             ));
         }
         let tgtadm = Tgtadm {
@@ -576,15 +586,11 @@ impl Protocol for TgtIscsi {
     async fn export(
         &self,
         volume: &Volume,
-        _backend: &str,
-        _read_only: bool,
+        backend: &str,
+        read_only: bool,
+        connector: &Value,
     ) -> Result<(Value, Value), String> {
-        // Until the connector is passed here (see `export_for`): without its initiator name
-        // there is nobody to let in.
-        Err(format!(
-            "volume {} cannot be exported over iSCSI without the connector's initiator name",
-            volume.id
-        ))
+        self.export_for(volume, backend, read_only, connector).await
     }
 
     async fn unexport(&self, export: &Export) -> Result<(), String> {

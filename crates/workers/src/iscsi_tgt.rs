@@ -252,6 +252,7 @@ const LOG_LINES: usize = 40;
 /// A `tgtd` this process started, in the foreground as its child: killed when dropped.
 pub(crate) struct Daemon {
     child: Child,
+    control_port: u16,
     log: Arc<Mutex<VecDeque<String>>>,
 }
 
@@ -285,7 +286,11 @@ impl Daemon {
                 }
             });
         }
-        Ok(Daemon { child, log })
+        Ok(Daemon {
+            child,
+            control_port,
+            log,
+        })
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -303,10 +308,15 @@ impl Daemon {
         log.iter().cloned().collect::<Vec<_>>().join(" | ")
     }
 
-    /// Kills it (tgtd ignores SIGTERM) and reaps it.
+    /// Kills it (tgtd ignores SIGTERM), reaps it and removes its control socket and lock file,
+    /// which tgtd leaves behind.
     pub async fn stop(mut self) {
         let _ = self.child.start_kill();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await {
+            let socket = format!("/var/run/tgtd/socket.{}", self.control_port);
+            let _ = tokio::fs::remove_file(format!("{socket}.lock")).await;
+            let _ = tokio::fs::remove_file(socket).await;
+        }
     }
 }
 

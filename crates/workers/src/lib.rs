@@ -13,7 +13,7 @@ mod runner;
 
 pub use assemble::{assemble, BlockServices, NetworkExport};
 pub use exporter::{Exporters, Protocol};
-pub use iscsi::{TgtIscsi, TgtSettings};
+pub use iscsi::{TgtIscsi, TgtSettings, MAX_CONTROL_PORT};
 pub use manager::{Backends, Failure, VolumeManager};
 pub use nbd_export::NbdExporter;
 pub use reconciler::spawn_reconciler;

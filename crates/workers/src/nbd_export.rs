@@ -80,6 +80,7 @@ impl Protocol for NbdExporter {
         volume: &Volume,
         backend: &str,
         read_only: bool,
+        _connector: &Value,
     ) -> Result<(Value, Value), String> {
         let device = self.device(volume, backend).await?;
         let name = self.table.issue(&volume.id, device, read_only);

@@ -15,7 +15,7 @@ use std::time::Duration;
 use basalt_domain::ports::Export;
 use basalt_storage::{BlockBackend, FileBackend};
 use basalt_workers::{Backends, Protocol, TgtIscsi, TgtSettings, VolumeManager};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::process::Command;
 
 const HOST_A: &str = "iqn.1994-05.com.redhat:compute-a";
@@ -70,6 +70,14 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A tgt control port no other test of this run uses (tgtd takes 0..=32767).
+fn control_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 1000 + (std::process::id() % 300) as u16 * 100;
+    base + NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 struct Rig {
     iscsi: TgtIscsi,
     settings: TgtSettings,
@@ -89,7 +97,7 @@ impl Rig {
         let port = free_port();
         let settings = TgtSettings {
             portal: ([127, 0, 0, 1], port).into(),
-            control_port: port,
+            control_port: control_port(),
             ..TgtSettings::default()
         };
         let iscsi = TgtIscsi::start(settings.clone(), manager.clone())
@@ -227,7 +235,7 @@ async fn a_write_is_read_back_over_a_second_connection_and_lands_in_the_file() {
     assert_eq!(data["target_discovered"], false);
     assert_eq!(
         data["target_portal"],
-        format!("127.0.0.1:{}", rig.settings.control_port)
+        format!("127.0.0.1:{}", rig.settings.portal.port())
     );
     assert_eq!(data["target_iqn"], "iqn.2010-10.org.openstack:volume-v");
     assert_eq!(data["target_lun"], 1);
@@ -451,10 +459,20 @@ async fn exporting_needs_the_connectors_initiator_and_the_volumes_file() {
 #[tokio::test]
 async fn start_fails_at_once_when_tgt_is_missing_or_the_port_is_taken() {
     let manager = Arc::new(VolumeManager::new(Backends::new()));
-    let port = free_port();
+    let e = TgtIscsi::start(
+        TgtSettings {
+            control_port: 40000,
+            ..TgtSettings::default()
+        },
+        manager.clone(),
+    )
+    .await
+    .err()
+    .expect("control port out of range");
+    assert!(e.contains("out of range"), "{e}");
     let missing = TgtSettings {
         tgtadm: "/nonexistent/tgtadm".into(),
-        control_port: port,
+        control_port: control_port(),
         ..TgtSettings::default()
     };
     let e = TgtIscsi::start(missing, manager.clone())
@@ -467,7 +485,7 @@ async fn start_fails_at_once_when_tgt_is_missing_or_the_port_is_taken() {
     );
     let missing = TgtSettings {
         tgtd: "basalt-no-such-tgtd".into(),
-        control_port: port,
+        control_port: control_port(),
         ..TgtSettings::default()
     };
     if which("tgtadm").is_some() {
@@ -485,7 +503,7 @@ async fn start_fails_at_once_when_tgt_is_missing_or_the_port_is_taken() {
     let port = taken.local_addr().unwrap().port();
     let settings = TgtSettings {
         portal: ([127, 0, 0, 1], port).into(),
-        control_port: port,
+        control_port: control_port(),
         ..TgtSettings::default()
     };
     let e = TgtIscsi::start(settings, manager)
@@ -493,4 +511,36 @@ async fn start_fails_at_once_when_tgt_is_missing_or_the_port_is_taken() {
         .err()
         .expect("port taken");
     assert!(e.contains("could not listen"), "{e}");
+}
+
+#[tokio::test]
+async fn a_running_tgtd_is_used_and_made_to_listen_on_the_portal() {
+    if !runnable() {
+        return;
+    }
+    let rig = Rig::new().await;
+    let settings = TgtSettings {
+        portal: ([127, 0, 0, 1], free_port()).into(),
+        ..rig.settings.clone()
+    };
+    let second = TgtIscsi::start(settings.clone(), rig.manager.clone())
+        .await
+        .unwrap();
+    assert_eq!(second.daemon_pid().await, None, "it found the rig's tgtd");
+    let portals = rig.tgtadm(&["--mode", "portal", "--op", "show"]).await;
+    assert!(portals.contains(&settings.portal.to_string()), "{portals}");
+    let (_, data) = second
+        .export_volume("v", "file", true, HOST_A)
+        .await
+        .unwrap();
+    assert_eq!(data["target_portal"], settings.portal.to_string());
+    let (ok, out) = Login::from_data(&data, HOST_A)
+        .qemu_io(true, &["read -P 0 0 4k"])
+        .await;
+    assert!(ok, "{out}");
+    // Not its tgtd to stop.
+    second.shutdown().await;
+    assert!(rig.iscsi.daemon_pid().await.is_some());
+    rig.tgtadm(&["--mode", "target", "--op", "show"]).await;
+    rig.stop().await;
 }
