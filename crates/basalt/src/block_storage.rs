@@ -10,7 +10,9 @@ use basalt_domain::quota::QuotaService;
 use basalt_domain::volume::VolumeService;
 use basalt_domain::{BackendPlacement, DomainSettings};
 use basalt_storage::{BlockBackend, FileBackend};
-use basalt_workers::{assemble, Backends, BlockServices, JobRunner, NetworkExport, RunnerSettings};
+use basalt_workers::{
+    assemble, Backends, BlockServices, JobRunner, Protocols, RunnerSettings, VolumeManager,
+};
 
 use crate::config::{resolve, Config};
 
@@ -34,7 +36,7 @@ fn host(cfg: &Config) -> String {
         .unwrap_or_else(|| "basalt".into())
 }
 
-fn backends(cfg: &Config, data_dir: &std::path::Path) -> anyhow::Result<Backends> {
+pub fn backends(cfg: &Config, data_dir: &std::path::Path) -> anyhow::Result<Backends> {
     let mut out = Backends::new();
     for b in &cfg.backends {
         anyhow::ensure!(!b.name.is_empty(), "a [[backends]] entry has an empty name");
@@ -63,9 +65,9 @@ fn backends(cfg: &Config, data_dir: &std::path::Path) -> anyhow::Result<Backends
 
 pub async fn build(
     cfg: &Config,
-    data_dir: &std::path::Path,
     db: &Database,
-    network: Option<NetworkExport>,
+    manager: Arc<VolumeManager>,
+    protocols: Protocols,
 ) -> anyhow::Result<BlockStorage> {
     let settings = DomainSettings {
         host: host(cfg),
@@ -90,13 +92,7 @@ pub async fn build(
         attach,
         quotas,
         runner,
-    } = assemble(
-        db.block_store(),
-        backends(cfg, data_dir)?,
-        settings,
-        runner,
-        network,
-    );
+    } = assemble(db.block_store(), manager, settings, runner, protocols);
     volumes.ensure_default_type().await?;
     Ok(BlockStorage {
         volumes,

@@ -16,6 +16,7 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub volumes: VolumesConfig,
     pub nbd: NbdConfig,
+    pub iscsi: IscsiConfig,
     pub backends: Vec<BackendConfig>,
 }
 
@@ -31,6 +32,29 @@ pub struct NbdConfig {
     pub tls: bool,
     /// Refuse clients that do not upgrade to TLS first.
     pub tls_required: bool,
+}
+
+/// The iSCSI exporter (tgt), used by backends whose `target_protocol` is "iscsi".
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IscsiConfig {
+    pub portal: SocketAddr,
+    /// What connectors dial, when not `portal`; empty: `portal`.
+    pub advertised_portal: String,
+    pub iqn_prefix: String,
+    /// tgtd's control port (`tgtd -C`); a tgtd is started on it when none answers.
+    pub control_port: u16,
+}
+
+impl Default for IscsiConfig {
+    fn default() -> Self {
+        IscsiConfig {
+            portal: "127.0.0.1:3260".parse().expect("valid address"),
+            advertised_portal: String::new(),
+            iqn_prefix: "iqn.2010-10.org.openstack:".into(),
+            control_port: 0,
+        }
+    }
 }
 
 impl Default for NbdConfig {
@@ -64,6 +88,8 @@ pub struct BackendConfig {
     pub availability_zone: String,
     pub over_subscription_ratio: f64,
     pub reserved_percentage: u8,
+    /// How compute hosts reach its volumes: "nbd" (built in) or "iscsi" (tgt).
+    pub target_protocol: String,
 }
 
 impl Eq for BackendConfig {}
@@ -89,6 +115,7 @@ impl Default for BackendConfig {
             availability_zone: "nova".into(),
             over_subscription_ratio: 20.0,
             reserved_percentage: 0,
+            target_protocol: "nbd".into(),
         }
     }
 }
@@ -147,6 +174,7 @@ impl Default for Config {
             catalog: CatalogConfig::default(),
             volumes: VolumesConfig::default(),
             nbd: NbdConfig::default(),
+            iscsi: IscsiConfig::default(),
             backends: vec![BackendConfig::default()],
         }
     }
@@ -269,6 +297,15 @@ public_host = ""
 tls = true
 tls_required = false
 
+[iscsi]
+# The iSCSI exporter, through the userspace tgt target (Debian package tgt), for backends
+# whose target_protocol is "iscsi": a target per attachment, an ACL for the connector's
+# initiator and CHAP credentials of its own. tgtd is started on control_port if none answers.
+portal = "127.0.0.1:3260"
+advertised_portal = ""
+iqn_prefix = "iqn.2010-10.org.openstack:"
+control_port = 0
+
 # Storage backends; repeat the [[backends]] table for more than one.
 [[backends]]
 # The backend's name, the middle of host@backend#pool.
@@ -282,6 +319,8 @@ availability_zone = "nova"
 over_subscription_ratio = 20.0
 # Share of the filesystem kept free, in percent.
 reserved_percentage = 0
+# How compute hosts reach its volumes (Cinder's target_protocol): "nbd" or "iscsi".
+target_protocol = "nbd"
 "#;
 
 impl Config {

@@ -4,6 +4,7 @@
 mod admin_cli;
 mod block_storage;
 mod config;
+mod exports;
 mod serve;
 mod setup;
 mod tls;

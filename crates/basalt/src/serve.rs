@@ -56,19 +56,18 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
         }
         false => None,
     };
-    let network = nbd.as_ref().map(|(addr, _, offers_tls)| {
-        let host = match cfg.nbd.public_host.as_str() {
-            "" => addr.ip().to_string(),
-            h => h.to_owned(),
-        };
-        let (table, port, tls) = (nbd_table.clone(), addr.port(), *offers_tls);
-        Box::new(move |manager| {
-            Arc::new(basalt_workers::NbdExporter::new(
-                table, manager, host, port, tls,
-            )) as Arc<dyn basalt_workers::Protocol>
-        }) as basalt_workers::NetworkExport
-    });
-    let block = crate::block_storage::build(&cfg, &env.data_dir, &db, network).await?;
+    let manager = Arc::new(basalt_workers::VolumeManager::new(
+        crate::block_storage::backends(&cfg, &env.data_dir)?,
+    ));
+    let endpoint = nbd
+        .as_ref()
+        .map(|(addr, _, tls)| crate::exports::NbdEndpoint {
+            addr: *addr,
+            table: nbd_table.clone(),
+            tls: *tls,
+        });
+    let protocols = crate::exports::protocols(&cfg, &manager, endpoint).await?;
+    let block = crate::block_storage::build(&cfg, &db, manager, protocols).await?;
     // Before serving: jobs of the previous process run again, stranded volumes are failed.
     let stranded = block.volumes.reconcile(true).await? + block.snapshots.reconcile().await?;
     if stranded > 0 {

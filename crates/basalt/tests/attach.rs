@@ -147,3 +147,124 @@ async fn an_attached_volumes_nbd_export_survives_a_restart() {
     assert!(!ok, "a terminated export must not be reachable");
     assert!(s.terminate().success());
 }
+
+/// Runs qemu-io over iSCSI with CHAP, as the initiator `initiator`.
+fn qemu_io_iscsi(data: &Value, initiator: &str, password: &str, command: &str) -> (bool, String) {
+    let opts = format!(
+        "driver=raw,file.driver=iscsi,file.transport=tcp,file.portal={},file.target={},\
+         file.lun={},file.initiator-name={initiator},file.user={},file.password-secret=sec0",
+        data["target_portal"].as_str().unwrap(),
+        data["target_iqn"].as_str().unwrap(),
+        data["target_lun"],
+        data["auth_username"].as_str().unwrap(),
+    );
+    let out = Command::new("qemu-io")
+        .arg("--object")
+        .arg(format!("secret,id=sec0,data={password}"))
+        .arg("--image-opts")
+        .arg(opts)
+        .args(["-c", command])
+        .output()
+        .expect("qemu-io is installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ok = out.status.success()
+        && !text.to_lowercase().contains("error")
+        && !text.contains("Pattern verification failed");
+    (ok, text)
+}
+
+/// With `target_protocol = "iscsi"` the binary starts its own tgtd and attaches over iSCSI.
+/// Skipped (with a message) where tgt is not installed, unless BASALT_REQUIRE_ISCSI=1.
+#[tokio::test]
+async fn a_backend_exporting_over_iscsi_attaches_through_tgt() {
+    let have_tgt = Command::new("sh")
+        .args(["-c", "command -v tgtd && command -v tgtadm"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_tgt {
+        assert!(
+            std::env::var("BASALT_REQUIRE_ISCSI").as_deref() != Ok("1"),
+            "tgt is required (BASALT_REQUIRE_ISCSI=1) but not installed"
+        );
+        eprintln!("skipped: tgt is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let portal = format!("127.0.0.1:{}", free_port());
+    // A tgt control port of this test's own (tgtd accepts 0..=32767).
+    let control = 20000 + std::process::id() % 10000;
+    let config = dir.path().join("basalt.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[iscsi]\nportal = \"{portal}\"\ncontrol_port = {control}\n\n[[backends]]\n\
+             name = \"file\"\ntarget_protocol = \"iscsi\"\n"
+        ),
+    )
+    .unwrap();
+    let ca = data.join("tls/ca.pem");
+    let cfg = config.to_str().unwrap().to_owned();
+    let s = start(&data, &["--config", &cfg], Some("pw"));
+    let (api1, _) = api(&s, &ca, None).await;
+    let (st, body) = api1.post("/volumes", json!({"volume": {"size": 1}})).await;
+    assert_eq!(st, 202, "{body}");
+    let id = body["volume"]["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while api1.status(&id).await != "available" {
+        assert!(Instant::now() < deadline, "volume never became available");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let path = format!("/volumes/{id}/action");
+    assert_eq!(api1.post(&path, json!({"os-reserve": null})).await.0, 202);
+    let initiator = "iqn.2004-10.org.basalt-test:compute-1";
+    let connector = json!({"host": "compute-1", "initiator": initiator, "ip": "127.0.0.1"});
+    let (st, body) = api1
+        .post(
+            &path,
+            json!({"os-initialize_connection": {"connector": connector}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    let info = &body["connection_info"];
+    assert_eq!(info["driver_volume_type"], "iscsi", "{info}");
+    let d = &info["data"];
+    assert_eq!(
+        (d["auth_method"].as_str(), d["access_mode"].as_str()),
+        (Some("CHAP"), Some("rw"))
+    );
+    let password = d["auth_password"].as_str().unwrap().to_owned();
+
+    let (ok, out) = qemu_io_iscsi(d, initiator, &password, "write -P 0x3c 0 64k");
+    assert!(ok, "{out}");
+    let (ok, out) = qemu_io_iscsi(d, initiator, &password, "read -P 0x3c 0 64k");
+    assert!(ok, "{out}");
+    let (ok, _) = qemu_io_iscsi(d, initiator, "wrong-password-123456", "read 0 4k");
+    assert!(!ok, "a wrong CHAP password must be refused");
+    let (ok, _) = qemu_io_iscsi(
+        d,
+        "iqn.2004-10.org.basalt-test:intruder",
+        &password,
+        "read 0 4k",
+    );
+    assert!(!ok, "an initiator outside the ACL must be refused");
+
+    let (st, _) = api1
+        .post(
+            &path,
+            json!({"os-terminate_connection": {"connector": connector}}),
+        )
+        .await;
+    assert_eq!(st, 202);
+    let (ok, _) = qemu_io_iscsi(d, initiator, &password, "read 0 4k");
+    assert!(!ok, "a terminated target must be gone");
+    // The data is in the volume's file.
+    let file = data.join(format!("volumes/volume-{id}"));
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes[..65536].iter().all(|b| *b == 0x3c));
+    assert!(s.terminate().success());
+}

@@ -1,6 +1,7 @@
 //! Putting the block-storage services together over one store and a set of backends: the one
 //! wiring used by the server and by every test that needs the real thing.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use basalt_domain::attach::AttachService;
@@ -14,11 +15,11 @@ use basalt_domain::DomainSettings;
 use tokio::sync::Notify;
 
 use crate::exporter::{Exporters, Protocol};
-use crate::manager::{Backends, VolumeManager};
+use crate::manager::VolumeManager;
 use crate::runner::{JobRunner, RunnerSettings};
 
-/// Builds the network export protocol once the volume manager exists.
-pub type NetworkExport = Box<dyn FnOnce(Arc<VolumeManager>) -> Arc<dyn Protocol> + Send>;
+/// The network export protocol of each backend, by backend name (Cinder's `target_protocol`).
+pub type Protocols = HashMap<String, Arc<dyn Protocol>>;
 
 pub struct BlockServices {
     pub volumes: Arc<VolumeService>,
@@ -30,17 +31,16 @@ pub struct BlockServices {
 
 pub fn assemble<S>(
     store: Arc<S>,
-    backends: Backends,
+    manager: Arc<VolumeManager>,
     settings: DomainSettings,
     runner: RunnerSettings,
-    network: Option<NetworkExport>,
+    protocols: Protocols,
 ) -> BlockServices
 where
     S: VolumeStore + SnapshotStore + ExportStore + JobStore + QuotaStore + VolumeTypeStore,
 {
     let signal = Arc::new(Notify::new());
     let quotas = Arc::new(QuotaService::new(store.clone(), store.clone()));
-    let manager = Arc::new(VolumeManager::new(backends));
     let volumes = Arc::new(
         VolumeService::new(
             store.clone(),
@@ -64,10 +64,7 @@ where
     let attach = Arc::new(AttachService::new(
         store.clone(),
         store.clone(),
-        Arc::new(Exporters::new(
-            manager.clone(),
-            network.map(|make| make(manager.clone())),
-        )),
+        Arc::new(Exporters::new(manager.clone(), protocols)),
     ));
     let runner = JobRunner::new(
         store,

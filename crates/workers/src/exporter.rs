@@ -31,12 +31,12 @@ pub trait Protocol: Send + Sync + 'static {
 /// Chooses the protocol of each export and keeps the set of protocols configured.
 pub struct Exporters {
     manager: Arc<VolumeManager>,
-    /// The protocol of every backend here (one network protocol for now).
-    network: Option<Arc<dyn Protocol>>,
+    /// The network protocol of each backend, by name.
+    network: crate::assemble::Protocols,
 }
 
 impl Exporters {
-    pub fn new(manager: Arc<VolumeManager>, network: Option<Arc<dyn Protocol>>) -> Self {
+    pub fn new(manager: Arc<VolumeManager>, network: crate::assemble::Protocols) -> Self {
         Exporters { manager, network }
     }
 
@@ -50,10 +50,20 @@ impl Exporters {
             .ok_or_else(|| format!("backend '{backend}' has no local path for its volumes"))
     }
 
-    fn network(&self) -> Result<&Arc<dyn Protocol>, String> {
+    fn network(&self, backend: &str) -> Result<&Arc<dyn Protocol>, String> {
+        self.network.get(backend).ok_or_else(|| {
+            format!("no network export protocol is configured for backend '{backend}'")
+        })
+    }
+}
+
+impl Exporters {
+    /// The protocol that made an export (the backend's may have changed since).
+    fn by_protocol(&self, name: &str) -> Result<&Arc<dyn Protocol>, String> {
         self.network
-            .as_ref()
-            .ok_or_else(|| "no network export protocol is configured".to_owned())
+            .values()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| format!("the {name} export protocol is not configured"))
     }
 }
 
@@ -81,8 +91,8 @@ impl Exporter for Exporters {
                 data: json!({"device_path": path.display().to_string()}),
             });
         }
-        let p = self.network()?;
         let backend = volume.backend().unwrap_or_default();
+        let p = self.network(backend)?;
         let (handle, data) = p.export(volume, backend, read_only, connector).await?;
         Ok(ExportGrant {
             protocol: p.name().into(),
@@ -95,7 +105,7 @@ impl Exporter for Exporters {
         match export.protocol.as_str() {
             // A path is not something to take back; the attachment records are.
             "local" => Ok(()),
-            _ => self.network()?.unexport(export).await,
+            _ => self.by_protocol(&export.protocol)?.unexport(export).await,
         }
     }
 
@@ -104,7 +114,9 @@ impl Exporter for Exporters {
             "local" => Ok(()),
             _ => {
                 let backend = volume.backend().unwrap_or_default();
-                self.network()?.restore(volume, backend, export).await
+                self.by_protocol(&export.protocol)?
+                    .restore(volume, backend, export)
+                    .await
             }
         }
     }

@@ -11,7 +11,7 @@ mod nbd_export;
 mod reconciler;
 mod runner;
 
-pub use assemble::{assemble, BlockServices, NetworkExport};
+pub use assemble::{assemble, BlockServices, Protocols};
 pub use exporter::{Exporters, Protocol};
 pub use iscsi::{TgtIscsi, TgtSettings, MAX_CONTROL_PORT};
 pub use manager::{Backends, Failure, VolumeManager};

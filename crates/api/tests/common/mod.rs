@@ -98,10 +98,10 @@ pub async fn app() -> App {
         runner,
     } = assemble(
         db.block_store(),
-        backends,
+        Arc::new(basalt_workers::VolumeManager::new(backends)),
         settings,
         RunnerSettings::default(),
-        None,
+        basalt_workers::Protocols::new(),
     );
     volumes.ensure_default_type().await.unwrap();
     let state = ApiState {

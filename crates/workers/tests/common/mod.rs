@@ -12,7 +12,9 @@ use basalt_domain::snapshot::SnapshotService;
 use basalt_domain::volume::{NewVolume, VolumeService};
 use basalt_domain::{BackendPlacement, Caller, DomainSettings};
 use basalt_storage::{BlockBackend, FileBackend};
-use basalt_workers::{assemble, Backends, BlockServices, JobRunner, RunnerSettings};
+use basalt_workers::{
+    assemble, Backends, BlockServices, JobRunner, Protocols, RunnerSettings, VolumeManager,
+};
 
 pub struct World {
     pub store: Arc<basalt_db::SqlBlockStore>,
@@ -50,7 +52,13 @@ pub async fn world_with(ratio: f64) -> World {
         attach,
         quotas,
         runner,
-    } = assemble(store, backends, settings, RunnerSettings::default(), None);
+    } = assemble(
+        store,
+        Arc::new(VolumeManager::new(backends)),
+        settings,
+        RunnerSettings::default(),
+        Protocols::new(),
+    );
     volumes.ensure_default_type().await.unwrap();
     World {
         store: db.block_store(),
