@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import shlex
 import signal
 import subprocess
@@ -375,6 +376,12 @@ def _pump(stream, sink: list[str], ready: threading.Event, found: dict):
     ready.set()  # EOF: the process is gone; the waiter checks `found`
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def basalt(tmp_path_factory) -> Basalt:
     binary = _binary()
@@ -384,8 +391,19 @@ def basalt(tmp_path_factory) -> Basalt:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
     env["BASALT_ADMIN_PASSWORD"] = password
     env.setdefault("NO_COLOR", "1")
+    # Two backends: the default one (NBD) and one in zone "iscsi" that exports over iSCSI
+    # through a tgtd of this run's own (a free portal, a control port from the pid).
+    config = data_dir.parent / "basalt.toml"
+    config.write_text(
+        "[iscsi]\n"
+        f'portal = "127.0.0.1:{_free_port()}"\n'
+        f"control_port = {10000 + os.getpid() % 20000}\n\n"
+        '[[backends]]\nname = "file"\n\n'
+        '[[backends]]\nname = "file-iscsi"\npath = "volumes-iscsi"\n'
+        'availability_zone = "iscsi"\ntarget_protocol = "iscsi"\n'
+    )
     cmd = [
-        str(binary), "serve",
+        str(binary), "--config", str(config), "serve",
         "--data-dir", str(data_dir),
         "--identity-addr", "127.0.0.1:0",
         "--api-addr", "127.0.0.1:0",

@@ -154,3 +154,48 @@ def test_attach_actions_with_the_v2_cli(basalt, tenant):
     c("readonly-mode-update", vol, "True")
     assert "readonly : True" in properties(c("show", vol).stdout)["metadata"]
     c("delete", vol)
+
+
+def _qemu_io_iscsi(data, initiator, password, command):
+    opts = ("driver=raw,file.driver=iscsi,file.transport=tcp,"
+            f"file.portal={data['target_portal']},file.target={data['target_iqn']},"
+            f"file.lun={data['target_lun']},file.initiator-name={initiator},"
+            f"file.user={data['auth_username']},file.password-secret=sec0")
+    p = subprocess.run(["qemu-io", "--object", f"secret,id=sec0,data={password}",
+                        "--image-opts", opts, "-c", command],
+                       capture_output=True, text=True, timeout=60)
+    failed = p.returncode != 0 or "error" in (p.stdout + p.stderr).lower() \
+        or "Pattern verification failed" in p.stdout
+    return p, failed
+
+
+def test_the_nova_sequence_over_iscsi(basalt, cinder):
+    # The session's server has a second backend, in zone "iscsi", exporting through tgt.
+    vol = cinder.volumes.create(1, availability_zone="iscsi")
+    wait_until(lambda: _status(cinder, vol.id) == "available", f"volume {vol.id} available")
+    initiator = "iqn.2004-10.org.basalt-test:compute-2"
+    connector = {**CONNECTOR, "host": "compute-2", "initiator": initiator}
+    cinder.volumes.reserve(vol)
+    info = cinder.volumes.initialize_connection(vol, connector)
+    assert info["driver_volume_type"] == "iscsi", info
+    d = info["data"]
+    assert d["auth_method"] == "CHAP" and d["access_mode"] == "rw" and d["target_lun"] == 1, d
+    password = d["auth_password"]
+    p, failed = _qemu_io_iscsi(d, initiator, password, "write -P 0x7e 2M 1M")
+    assert not failed, (p.stdout, p.stderr)
+    cinder.volumes.attach(vol, str(uuid.uuid4()), "/dev/vdd", mode="rw")
+    assert _status(cinder, vol.id) == "in-use"
+    p, failed = _qemu_io_iscsi(d, initiator, password, "read -P 0x7e 2M 1M")
+    assert not failed, (p.stdout, p.stderr)
+    _, failed = _qemu_io_iscsi(d, initiator, "not-the-password-1234", "read 0 4k")
+    assert failed, "a wrong CHAP password must be refused"
+    cinder.volumes.begin_detaching(vol)
+    cinder.volumes.terminate_connection(vol, connector)
+    _, failed = _qemu_io_iscsi(d, initiator, password, "read 0 4k")
+    assert failed, "a terminated target must be gone"
+    cinder.volumes.detach(vol)
+    assert _status(cinder, vol.id) == "available"
+    with open(basalt.data_dir / "volumes-iscsi" / f"volume-{vol.id}", "rb") as f:
+        f.seek(2 * MiB)
+        assert set(f.read(MiB)) == {0x7E}
+    cinder.volumes.delete(vol)
