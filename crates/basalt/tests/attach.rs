@@ -148,6 +148,57 @@ async fn an_attached_volumes_nbd_export_survives_a_restart() {
     assert!(s.terminate().success());
 }
 
+/// Nova asks again for the connection after Basalt moved to another NBD port: it gets the new
+/// port and the same export, which holds the data.
+#[tokio::test]
+async fn after_a_restart_on_another_port_the_connection_info_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let ca = data.join("tls/ca.pem");
+    let first = format!("127.0.0.1:{}", free_port());
+    let s = start(data, &["--nbd-addr", &first], Some("pw"));
+    let (api1, _) = api(&s, &ca, None).await;
+    let (_, body) = api1.post("/volumes", json!({"volume": {"size": 1}})).await;
+    let id = body["volume"]["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while api1.status(&id).await != "available" {
+        assert!(Instant::now() < deadline, "volume never became available");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let path = format!("/volumes/{id}/action");
+    let connector = json!({"host": "compute-9", "ip": "127.0.0.1"});
+    let init = json!({"os-initialize_connection": {"connector": connector}});
+    let (_, body) = api1.post(&path, init.clone()).await;
+    let before = body["connection_info"]["data"].clone();
+    let url = |d: &Value| {
+        format!(
+            "nbd://{}:{}/{}",
+            d["host"].as_str().unwrap(),
+            d["port"],
+            d["export_name"].as_str().unwrap()
+        )
+    };
+    let (ok, out) = qemu_io(&url(&before), "write -P 0x6d 0 64k");
+    assert!(ok, "{out}");
+    let token = api1.token.clone();
+    assert!(s.terminate().success());
+
+    let second = format!("127.0.0.1:{}", free_port());
+    let s = start(data, &["--nbd-addr", &second], None);
+    let (api2, _) = api(&s, &ca, Some(token)).await;
+    let (st, body) = api2.post(&path, init).await;
+    assert_eq!(st, 200, "{body}");
+    let after = &body["connection_info"]["data"];
+    assert_eq!(after["export_name"], before["export_name"]);
+    assert_eq!(
+        after["port"].as_u64().unwrap().to_string(),
+        second.rsplit(':').next().unwrap()
+    );
+    let (ok, out) = qemu_io(&url(after), "read -P 0x6d 0 64k");
+    assert!(ok, "{out}");
+    assert!(s.terminate().success());
+}
+
 /// Runs qemu-io over iSCSI with CHAP, as the initiator `initiator`.
 fn qemu_io_iscsi(data: &Value, initiator: &str, password: &str, command: &str) -> (bool, String) {
     let opts = format!(

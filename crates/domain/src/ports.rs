@@ -361,6 +361,12 @@ pub trait ExportStore: Send + Sync + 'static {
     async fn exports_of_volume(&self, volume_id: &str) -> Result<Vec<Export>, StoreError>;
     /// False when it was already gone.
     async fn remove_export(&self, id: &str) -> Result<bool, StoreError>;
+    /// Replaces the `connection_info.data` given out for an export (after a restart moved it).
+    async fn update_export_data(
+        &self,
+        id: &str,
+        data: &serde_json::Value,
+    ) -> Result<bool, StoreError>;
     /// Every export, for restoring them at start-up.
     async fn all_exports(&self) -> Result<Vec<Export>, StoreError>;
 }
@@ -387,6 +393,11 @@ pub trait Exporter: Send + Sync + 'static {
     ) -> Result<ExportGrant, String>;
     /// Removes an export and drops its sessions, after in-flight I/O completes.
     async fn unexport(&self, export: &Export) -> Result<(), String>;
-    /// Makes a recorded export reachable again after a restart, under the same names.
-    async fn restore(&self, volume: &Volume, export: &Export) -> Result<(), String>;
+    /// Makes a recorded export reachable again after a restart, under the same names; returns
+    /// the `connection_info.data` to give out from now on when it changed (a new port, say).
+    async fn restore(
+        &self,
+        volume: &Volume,
+        export: &Export,
+    ) -> Result<Option<serde_json::Value>, String>;
 }

@@ -25,7 +25,13 @@ pub trait Protocol: Send + Sync + 'static {
         connector: &Value,
     ) -> Result<(Value, Value), String>;
     async fn unexport(&self, export: &Export) -> Result<(), String>;
-    async fn restore(&self, volume: &Volume, backend: &str, export: &Export) -> Result<(), String>;
+    /// Re-issues a recorded export; the new `connection_info.data` when it changed.
+    async fn restore(
+        &self,
+        volume: &Volume,
+        backend: &str,
+        export: &Export,
+    ) -> Result<Option<Value>, String>;
 }
 
 /// Chooses the protocol of each export and keeps the set of protocols configured.
@@ -109,9 +115,9 @@ impl Exporter for Exporters {
         }
     }
 
-    async fn restore(&self, volume: &Volume, export: &Export) -> Result<(), String> {
+    async fn restore(&self, volume: &Volume, export: &Export) -> Result<Option<Value>, String> {
         match export.protocol.as_str() {
-            "local" => Ok(()),
+            "local" => Ok(None),
             _ => {
                 let backend = volume.backend().unwrap_or_default();
                 self.by_protocol(&export.protocol)?

@@ -597,9 +597,15 @@ impl Protocol for TgtIscsi {
         self.unexport_handle(&export.handle).await
     }
 
-    async fn restore(&self, volume: &Volume, backend: &str, export: &Export) -> Result<(), String> {
+    async fn restore(
+        &self,
+        volume: &Volume,
+        backend: &str,
+        export: &Export,
+    ) -> Result<Option<Value>, String> {
         self.restore_handle(&volume.id, backend, export.read_only, &export.handle)
-            .await
+            .await?;
+        Ok(None)
     }
 }
 

@@ -92,11 +92,18 @@ impl Protocol for NbdExporter {
         Ok(())
     }
 
-    async fn restore(&self, volume: &Volume, backend: &str, export: &Export) -> Result<(), String> {
+    async fn restore(
+        &self,
+        volume: &Volume,
+        backend: &str,
+        export: &Export,
+    ) -> Result<Option<Value>, String> {
         let name = export_name(export)?;
         let device = self.device(volume, backend).await?;
         self.table
             .issue_named(name, &volume.id, device, export.read_only)
-            .map_err(|e| format!("export {} cannot be restored: {e}", export.id))
+            .map_err(|e| format!("export {} cannot be restored: {e}", export.id))?;
+        // The server may listen elsewhere than when the export was made.
+        Ok(Some(self.data(name)))
     }
 }

@@ -100,6 +100,23 @@ impl ExportStore for SqlBlockStore {
             == 1)
     }
 
+    async fn update_export_data(
+        &self,
+        id: &str,
+        data: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("UPDATE volume_exports SET data = ? WHERE id = ?")
+                .bind(data.to_string())
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(err)?
+                .rows_affected()
+                == 1,
+        )
+    }
+
     async fn all_exports(&self) -> Result<Vec<Export>, StoreError> {
         let sql = format!("SELECT {EXPORT_COLUMNS} FROM volume_exports ORDER BY created_at, id");
         let found: Vec<ExportRow> = sqlx::query_as(&sql)

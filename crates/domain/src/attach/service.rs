@@ -438,7 +438,12 @@ impl AttachService {
         for e in self.exports.all_exports().await? {
             match self.volumes.get_volume(&e.volume_id).await? {
                 Some(v) => match self.exporter.restore(&v, &e).await {
-                    Ok(()) => restored += 1,
+                    Ok(moved) => {
+                        if let Some(data) = moved.filter(|d| *d != e.data) {
+                            self.exports.update_export_data(&e.id, &data).await?;
+                        }
+                        restored += 1
+                    }
                     Err(why) => {
                         tracing::error!(volume = %v.id, export = %e.id, %why, "export not restored")
                     }
