@@ -70,7 +70,19 @@ pub enum DomainError {
     Store(#[from] StoreError),
 }
 
+/// The reason recorded on whatever a restart left in a transitional status with no job.
+pub(crate) const INTERRUPTED: &str =
+    "The operation was interrupted by a restart of Basalt and could not be resumed.";
+
 impl DomainError {
+    /// A store error of a write that carried a quota claim: over quota is the user's 413.
+    pub(crate) fn from_claim(e: StoreError) -> DomainError {
+        match e {
+            StoreError::QuotaExceeded(q) => DomainError::QuotaExceeded(q),
+            other => other.into(),
+        }
+    }
+
     pub fn volume_not_found(id: &str) -> Self {
         DomainError::NotFound(format!("Volume {id} could not be found."))
     }

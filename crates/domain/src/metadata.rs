@@ -43,6 +43,29 @@ pub fn validate(md: &Metadata, field: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// Validates `md` and checks that merging it into `current` (or, with `replace`, putting it
+/// in its place) stays within [`MAX_ITEMS`]; `holder` names what holds it ("volume").
+pub fn check_update(
+    current: &Metadata,
+    md: &Metadata,
+    replace: bool,
+    holder: &str,
+) -> Result<(), DomainError> {
+    validate(md, "metadata")?;
+    let merged = if replace {
+        md.len()
+    } else {
+        md.keys().filter(|k| !current.contains_key(*k)).count() + current.len()
+    };
+    if merged > MAX_ITEMS {
+        return Err(DomainError::BadRequest(format!(
+            "Invalid input for field/attribute metadata. A {holder} holds at most {MAX_ITEMS} \
+             metadata items."
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,8 @@
 mod claim;
 mod exports;
 mod jobs;
+mod keyset;
+mod metadata_rows;
 mod quotas;
 mod rows;
 mod snapshot_list;

@@ -226,36 +226,3 @@ pub(crate) async fn load_volume(
     let [v] = v;
     Ok(Some(v))
 }
-
-pub(crate) async fn replace_metadata(
-    conn: &mut SqliteConnection,
-    id: &str,
-    md: &Metadata,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM volume_metadata WHERE volume_id = ?")
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .map_err(err)?;
-    upsert_metadata(conn, id, md).await
-}
-
-pub(crate) async fn upsert_metadata(
-    conn: &mut SqliteConnection,
-    id: &str,
-    md: &Metadata,
-) -> Result<(), StoreError> {
-    for (k, v) in md {
-        sqlx::query(
-            "INSERT INTO volume_metadata (volume_id, key, value) VALUES (?, ?, ?) \
-             ON CONFLICT (volume_id, key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(id)
-        .bind(k)
-        .bind(v)
-        .execute(&mut *conn)
-        .await
-        .map_err(err)?;
-    }
-    Ok(())
-}

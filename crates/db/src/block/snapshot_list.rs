@@ -7,9 +7,9 @@
 
 use basalt_domain::ports::StoreError;
 use basalt_domain::snapshot::{Snapshot, SnapshotQuery, SnapshotSortKey};
-use basalt_domain::volume::SortDir;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
+use super::keyset::{parse_time, push_page};
 use super::snapshot_rows::{fetch_snapshots, SNAPSHOT_COLUMNS, SNAPSHOT_FROM};
 use crate::error::store_err_domain as err;
 
@@ -39,11 +39,6 @@ fn expr(k: SnapshotSortKey, a: &str) -> String {
         (col, true) => format!("COALESCE({a}.{col}, '')"),
         (col, false) => format!("{a}.{col}"),
     }
-}
-
-fn parse_time(s: &str) -> Option<i64> {
-    let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
-    Some(t.and_utc().timestamp_micros())
 }
 
 pub(crate) async fn list(
@@ -100,73 +95,16 @@ pub(crate) async fn list(
         }
     }
 
-    // The order: the requested keys, then id as the tiebreaker.
-    let mut keys: Vec<(SnapshotSortKey, SortDir)> = q.sort.clone();
-    if !keys.iter().any(|(k, _)| *k == SnapshotSortKey::Id) {
-        let dir = keys.last().map_or(SortDir::Desc, |(_, d)| *d);
-        keys.push((SnapshotSortKey::Id, dir));
-    }
-    if let Some(marker) = &q.marker {
-        push_after_marker(&mut b, &keys, marker);
-    }
-    b.push(" ORDER BY ");
-    for (i, (k, d)) in keys.iter().enumerate() {
-        if i > 0 {
-            b.push(", ");
-        }
-        b.push(format!("{} {}", expr(*k, "s"), sql_dir(*d)));
-    }
-    b.push(" LIMIT ").push_bind(i64::from(q.limit));
-    b.push(" OFFSET ")
-        .push_bind(i64::try_from(q.offset).unwrap_or(i64::MAX));
-
+    push_page(
+        &mut b,
+        "snapshots",
+        "s",
+        &q.sort,
+        SnapshotSortKey::Id,
+        expr,
+        q.marker.as_deref(),
+        q.limit,
+        q.offset,
+    );
     fetch_snapshots(&mut conn, b).await
-}
-
-fn sql_dir(d: SortDir) -> &'static str {
-    match d {
-        SortDir::Asc => "ASC",
-        SortDir::Desc => "DESC",
-    }
-}
-
-fn push_after_marker(
-    b: &mut QueryBuilder<Sqlite>,
-    keys: &[(SnapshotSortKey, SortDir)],
-    marker: &str,
-) {
-    let marker_value =
-        |k: SnapshotSortKey| format!("(SELECT {} FROM snapshots m WHERE m.id = ", expr(k, "m"));
-    let uniform = keys.iter().all(|(_, d)| *d == keys[0].1);
-    if uniform {
-        let op = if keys[0].1 == SortDir::Asc { ">" } else { "<" };
-        let ours: Vec<String> = keys.iter().map(|(k, _)| expr(*k, "s")).collect();
-        let theirs: Vec<String> = keys.iter().map(|(k, _)| expr(*k, "m")).collect();
-        b.push(format!(
-            " AND ({}) {op} (SELECT {} FROM snapshots m WHERE m.id = ",
-            ours.join(", "),
-            theirs.join(", ")
-        ))
-        .push_bind(marker.to_owned())
-        .push(")");
-        return;
-    }
-    // Mixed directions: (k1 after) OR (k1 equal AND k2 after) OR ...
-    b.push(" AND (");
-    for (i, (k, d)) in keys.iter().enumerate() {
-        if i > 0 {
-            b.push(" OR ");
-        }
-        b.push("(");
-        for (prev, _) in &keys[..i] {
-            b.push(format!("{} = {}", expr(*prev, "s"), marker_value(*prev)))
-                .push_bind(marker.to_owned())
-                .push(") AND ");
-        }
-        let op = if *d == SortDir::Asc { ">" } else { "<" };
-        b.push(format!("{} {op} {}", expr(*k, "s"), marker_value(*k)))
-            .push_bind(marker.to_owned())
-            .push("))");
-    }
-    b.push(")");
 }

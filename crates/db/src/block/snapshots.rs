@@ -10,10 +10,8 @@ use basalt_domain::volume::VolumeStatus;
 use chrono::Utc;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::snapshot_rows::{
-    fetch_snapshots, load_snapshot, replace_snapshot_metadata, snapshot_metadata,
-    upsert_snapshot_metadata, SNAPSHOT_COLUMNS, SNAPSHOT_FROM,
-};
+use super::metadata_rows::SNAPSHOT_METADATA;
+use super::snapshot_rows::{fetch_snapshots, load_snapshot, SNAPSHOT_COLUMNS, SNAPSHOT_FROM};
 use super::volumes::{insert_job, NOT_MIGRATING};
 use super::{claim, micros, push_in, SqlBlockStore};
 use crate::error::store_err_domain as err;
@@ -94,7 +92,9 @@ impl SnapshotStore for SqlBlockStore {
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-        upsert_snapshot_metadata(&mut tx, &s.id, &s.metadata).await?;
+        SNAPSHOT_METADATA
+            .upsert(&mut tx, &s.id, &s.metadata)
+            .await?;
         insert_job(&mut tx, job).await?;
         tx.commit().await.map_err(err)?;
         Ok(true)
@@ -199,12 +199,12 @@ impl SnapshotStore for SqlBlockStore {
             return Ok(None);
         }
         if replace {
-            replace_snapshot_metadata(&mut tx, id, md).await?;
+            SNAPSHOT_METADATA.replace(&mut tx, id, md).await?;
         } else {
-            upsert_snapshot_metadata(&mut tx, id, md).await?;
+            SNAPSHOT_METADATA.upsert(&mut tx, id, md).await?;
         }
         touch(&mut tx, id).await?;
-        let all = snapshot_metadata(&mut tx, id).await?;
+        let all = SNAPSHOT_METADATA.load(&mut tx, id).await?;
         tx.commit().await.map_err(err)?;
         Ok(Some(all))
     }

@@ -6,9 +6,10 @@
 //! not grow with the number of volumes.
 
 use basalt_domain::ports::StoreError;
-use basalt_domain::volume::{FilterValue, SortDir, SortKey, Volume, VolumeQuery};
+use basalt_domain::volume::{FilterValue, SortKey, Volume, VolumeQuery};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
+use super::keyset::{parse_time, push_page};
 use super::rows::{fetch_volumes, VOLUME_COLUMNS, VOLUME_FROM};
 use crate::error::store_err_domain as err;
 
@@ -54,11 +55,6 @@ fn expr(k: SortKey, a: &str) -> String {
 /// The raw column for an equality filter (NULL never equals a value, as in Cinder).
 fn column(k: SortKey) -> String {
     format!("v.{}", raw(k).0)
-}
-
-fn parse_time(s: &str) -> Option<i64> {
-    let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
-    Some(t.and_utc().timestamp_micros())
 }
 
 pub(crate) async fn list(pool: &SqlitePool, q: &VolumeQuery) -> Result<Vec<Volume>, StoreError> {
@@ -125,68 +121,16 @@ pub(crate) async fn list(pool: &SqlitePool, q: &VolumeQuery) -> Result<Vec<Volum
             .push("))");
     }
 
-    // The order: the requested keys, then id as the tiebreaker.
-    let mut keys: Vec<(SortKey, SortDir)> = q.sort.clone();
-    if !keys.iter().any(|(k, _)| *k == SortKey::Id) {
-        let dir = keys.last().map_or(SortDir::Desc, |(_, d)| *d);
-        keys.push((SortKey::Id, dir));
-    }
-    if let Some(marker) = &q.marker {
-        push_after_marker(&mut b, &keys, marker);
-    }
-    b.push(" ORDER BY ");
-    for (i, (k, d)) in keys.iter().enumerate() {
-        if i > 0 {
-            b.push(", ");
-        }
-        b.push(format!("{} {}", expr(*k, "v"), sql_dir(*d)));
-    }
-    b.push(" LIMIT ").push_bind(i64::from(q.limit));
-    b.push(" OFFSET ").push_bind(q.offset as i64);
-
+    push_page(
+        &mut b,
+        "volumes",
+        "v",
+        &q.sort,
+        SortKey::Id,
+        expr,
+        q.marker.as_deref(),
+        q.limit,
+        q.offset,
+    );
     fetch_volumes(&mut conn, b).await
-}
-
-fn sql_dir(d: SortDir) -> &'static str {
-    match d {
-        SortDir::Asc => "ASC",
-        SortDir::Desc => "DESC",
-    }
-}
-
-fn push_after_marker(b: &mut QueryBuilder<Sqlite>, keys: &[(SortKey, SortDir)], marker: &str) {
-    let marker_value =
-        |k: SortKey| format!("(SELECT {} FROM volumes m WHERE m.id = ", expr(k, "m"));
-    let uniform = keys.iter().all(|(_, d)| *d == keys[0].1);
-    if uniform {
-        let op = if keys[0].1 == SortDir::Asc { ">" } else { "<" };
-        let ours: Vec<String> = keys.iter().map(|(k, _)| expr(*k, "v")).collect();
-        let theirs: Vec<String> = keys.iter().map(|(k, _)| expr(*k, "m")).collect();
-        b.push(format!(
-            " AND ({}) {op} (SELECT {} FROM volumes m WHERE m.id = ",
-            ours.join(", "),
-            theirs.join(", ")
-        ))
-        .push_bind(marker.to_owned())
-        .push(")");
-        return;
-    }
-    // Mixed directions: (k1 after) OR (k1 equal AND k2 after) OR ...
-    b.push(" AND (");
-    for (i, (k, d)) in keys.iter().enumerate() {
-        if i > 0 {
-            b.push(" OR ");
-        }
-        b.push("(");
-        for (prev, _) in &keys[..i] {
-            b.push(format!("{} = {}", expr(*prev, "v"), marker_value(*prev)))
-                .push_bind(marker.to_owned())
-                .push(") AND ");
-        }
-        let op = if *d == SortDir::Asc { ">" } else { "<" };
-        b.push(format!("{} {op} {}", expr(*k, "v"), marker_value(*k)))
-            .push_bind(marker.to_owned())
-            .push("))");
-    }
-    b.push(")");
 }

@@ -14,9 +14,8 @@ use basalt_domain::volume::{Attachment, Volume, VolumeQuery, VolumeStatus, Volum
 use chrono::Utc;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::rows::{
-    fetch_volumes, load_volume, replace_metadata, upsert_metadata, VOLUME_COLUMNS, VOLUME_FROM,
-};
+use super::metadata_rows::VOLUME_METADATA;
+use super::rows::{fetch_volumes, load_volume, VOLUME_COLUMNS, VOLUME_FROM};
 use super::{claim, micros, push_in, push_not_in, SqlBlockStore};
 use crate::error::store_err_domain as err;
 
@@ -161,16 +160,6 @@ async fn guard(
     })
 }
 
-async fn user_metadata(conn: &mut SqliteConnection, id: &str) -> Result<Metadata, StoreError> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT key, value FROM volume_metadata WHERE volume_id = ?")
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(err)?;
-    Ok(rows.into_iter().collect())
-}
-
 async fn touch(conn: &mut SqliteConnection, id: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE volumes SET updated_at = ? WHERE id = ?")
         .bind(micros(Utc::now()))
@@ -293,7 +282,7 @@ impl VolumeStore for SqlBlockStore {
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-        upsert_metadata(&mut tx, &v.id, &v.metadata).await?;
+        VOLUME_METADATA.upsert(&mut tx, &v.id, &v.metadata).await?;
         insert_job(&mut tx, job).await?;
         tx.commit().await.map_err(err)?;
         Ok(true)
@@ -429,7 +418,7 @@ impl VolumeStore for SqlBlockStore {
                 .map_err(err)?;
         }
         if let Some(md) = &u.metadata {
-            replace_metadata(&mut tx, id, md).await?;
+            VOLUME_METADATA.replace(&mut tx, id, md).await?;
         }
         touch(&mut tx, id).await?;
         tx.commit().await.map_err(err)?;
@@ -451,12 +440,12 @@ impl VolumeStore for SqlBlockStore {
             });
         }
         if replace {
-            replace_metadata(&mut tx, id, md).await?;
+            VOLUME_METADATA.replace(&mut tx, id, md).await?;
         } else {
-            upsert_metadata(&mut tx, id, md).await?;
+            VOLUME_METADATA.upsert(&mut tx, id, md).await?;
         }
         touch(&mut tx, id).await?;
-        let all = user_metadata(&mut tx, id).await?;
+        let all = VOLUME_METADATA.load(&mut tx, id).await?;
         tx.commit().await.map_err(err)?;
         Ok(Guarded::Done(all))
     }

@@ -55,10 +55,7 @@ impl AttachService {
     }
 
     async fn get(&self, caller: &Caller, id: &str) -> Result<Volume, DomainError> {
-        match self.volumes.get_volume(id).await? {
-            Some(v) if caller.is_admin || v.project_id == caller.project_id => Ok(v),
-            _ => Err(DomainError::volume_not_found(id)),
-        }
+        crate::volume::service::visible_volume(self.volumes.as_ref(), caller, id).await
     }
 
     /// `os-reserve`: `available` (or `in-use` for a multiattach volume) → `attaching`.

@@ -34,9 +34,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// The backend name, the middle of `host@backend#pool`.
     pub fn backend(&self) -> Option<&str> {
-        let host = self.host.as_deref()?;
-        let after = host.split_once('@')?.1;
-        Some(after.split_once('#').map_or(after, |(b, _)| b))
+        crate::volume::model::backend_of(self.host.as_deref())
     }
 }
 

@@ -3,7 +3,7 @@
 //! dropped; an admin's filter on a column snapshots do not have matches nothing).
 
 use crate::error::DomainError;
-use crate::volume::query::{parse_page, parse_sort_with, strict_bool};
+use crate::volume::query::{parse_page, parse_sort_with, strict_bool, CONTROL};
 use crate::volume::SortDir;
 use crate::Caller;
 
@@ -59,16 +59,6 @@ pub struct SnapshotQuery {
 }
 
 const USER_FILTERS: &[&str] = &["status", "volume_id", "name"];
-const CONTROL: &[&str] = &[
-    "limit",
-    "marker",
-    "offset",
-    "sort",
-    "sort_key",
-    "sort_dir",
-    "all_tenants",
-    "with_count",
-];
 
 impl SnapshotQuery {
     pub fn from_params(

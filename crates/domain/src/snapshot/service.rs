@@ -23,9 +23,6 @@ use crate::Caller;
 const DELETE_REFUSED: &str =
     "Snapshot status must be available or error and must not be part of a group.";
 
-const INTERRUPTED: &str =
-    "The operation was interrupted by a restart of Basalt and could not be resumed.";
-
 pub struct SnapshotService {
     store: Arc<dyn SnapshotStore>,
     volumes: Arc<dyn VolumeStore>,
@@ -70,10 +67,7 @@ impl SnapshotService {
     }
 
     async fn volume_for(&self, caller: &Caller, id: &str) -> Result<Volume, DomainError> {
-        match self.volumes.get_volume(id).await? {
-            Some(v) if caller.is_admin || v.project_id == caller.project_id => Ok(v),
-            _ => Err(DomainError::volume_not_found(id)),
-        }
+        crate::volume::service::visible_volume(self.volumes.as_ref(), caller, id).await
     }
 
     /// Why a volume in `v`'s state cannot be snapshotted (Cinder's checks and messages).
@@ -177,7 +171,7 @@ impl SnapshotService {
             .store
             .create_snapshot(&snapshot, allowed, &claim, &job)
             .await
-            .map_err(quota_or_store)?;
+            .map_err(DomainError::from_claim)?;
         if !written {
             // The volume changed under us: answer for the state it has now.
             let now = self.volume_for(caller, &v.id).await?;
@@ -334,19 +328,7 @@ impl SnapshotService {
         replace: bool,
     ) -> Result<Metadata, DomainError> {
         let current = self.get(caller, id).await?.metadata;
-        metadata::validate(&md, "metadata")?;
-        let merged = if replace {
-            md.len()
-        } else {
-            md.keys().filter(|k| !current.contains_key(*k)).count() + current.len()
-        };
-        if merged > metadata::MAX_ITEMS {
-            return Err(DomainError::BadRequest(format!(
-                "Invalid input for field/attribute metadata. A snapshot holds at most {} \
-                 metadata items.",
-                metadata::MAX_ITEMS
-            )));
-        }
+        metadata::check_update(&current, &md, replace, "snapshot")?;
         self.store
             .set_snapshot_metadata(id, &md, replace)
             .await?
@@ -457,7 +439,7 @@ impl SnapshotService {
                 }
                 _ => SnapshotTransition::new(&s.id, &[s.status], SnapshotStatus::ErrorDeleting),
             };
-            t.status_reason = Some(Some(INTERRUPTED.into()));
+            t.status_reason = Some(Some(crate::error::INTERRUPTED.into()));
             if self.store.snapshot_transition(&t).await? {
                 tracing::warn!(snapshot = %s.id, from = %s.status, to = %t.to, "stranded snapshot failed");
                 failed += 1;
@@ -469,11 +451,4 @@ impl SnapshotService {
 
 fn metadata_key_not_found(id: &str, key: &str) -> DomainError {
     DomainError::NotFound(format!("Snapshot {id} has no metadata with key {key}."))
-}
-
-fn quota_or_store(e: StoreError) -> DomainError {
-    match e {
-        StoreError::QuotaExceeded(q) => DomainError::QuotaExceeded(q),
-        other => other.into(),
-    }
 }

@@ -1,8 +1,8 @@
 //! Volumes: the record, its status machine, listing queries and the service.
 
-mod model;
+pub(crate) mod model;
 pub(crate) mod query;
-mod service;
+pub(crate) mod service;
 mod status;
 
 pub use model::{Attachment, NewVolume, Volume, VolumeUpdate};

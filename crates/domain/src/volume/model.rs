@@ -59,12 +59,16 @@ pub struct Volume {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// The backend name, the middle of `host@backend#pool`.
+pub(crate) fn backend_of(host: Option<&str>) -> Option<&str> {
+    let after = host?.split_once('@')?.1;
+    Some(after.split_once('#').map_or(after, |(b, _)| b))
+}
+
 impl Volume {
     /// The backend name, the middle of `host@backend#pool`.
     pub fn backend(&self) -> Option<&str> {
-        let host = self.host.as_deref()?;
-        let after = host.split_once('@')?.1;
-        Some(after.split_once('#').map_or(after, |(b, _)| b))
+        backend_of(self.host.as_deref())
     }
 
     /// "Not migrating" in Cinder's sense.

@@ -127,7 +127,7 @@ const USER_FILTERS: &[&str] = &[
 ];
 
 /// Parameters that are never filters.
-const CONTROL: &[&str] = &[
+pub(crate) const CONTROL: &[&str] = &[
     "limit",
     "marker",
     "offset",

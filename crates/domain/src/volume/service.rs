@@ -31,9 +31,6 @@ const DELETE_REFUSED: &str = "Volume status must be available or error or error_
      have snapshots, awaiting a transfer, or be disassociated from snapshots after volume \
      transfer.";
 
-const INTERRUPTED: &str =
-    "The operation was interrupted by a restart of Basalt and could not be resumed.";
-
 pub struct VolumeService {
     store: Arc<dyn VolumeStore>,
     snapshots: Arc<dyn SnapshotStore>,
@@ -127,10 +124,7 @@ impl VolumeService {
 
     /// The volume if the caller may see it: another project's volume does not exist for it.
     pub async fn get(&self, caller: &Caller, id: &str) -> Result<Volume, DomainError> {
-        match self.store.get_volume(id).await? {
-            Some(v) if caller.is_admin || v.project_id == caller.project_id => Ok(v),
-            _ => Err(DomainError::volume_not_found(id)),
-        }
+        visible_volume(self.store.as_ref(), caller, id).await
     }
 
     pub async fn list(&self, q: &VolumeQuery) -> Result<Vec<Volume>, DomainError> {
@@ -323,7 +317,7 @@ impl VolumeService {
             .store
             .create_volume(&volume, source.as_ref().map(|s| &s.guard), &claim, &job)
             .await
-            .map_err(quota_or_store)?;
+            .map_err(DomainError::from_claim)?;
         if !written {
             // The source changed between the check and the write: answer for what it is now.
             self.source_of(caller, &req).await?;
@@ -448,7 +442,12 @@ impl VolumeService {
                 new_size_gib: new_size,
             },
         ));
-        if self.store.transition(&t).await.map_err(quota_or_store)? {
+        if self
+            .store
+            .transition(&t)
+            .await
+            .map_err(DomainError::from_claim)?
+        {
             self.job_signal.notify_waiters();
             return Ok(());
         }
@@ -559,19 +558,7 @@ impl VolumeService {
         replace: bool,
     ) -> Result<Metadata, DomainError> {
         let current = self.get(caller, id).await?.metadata;
-        metadata::validate(&md, "metadata")?;
-        let merged = if replace {
-            md.len()
-        } else {
-            md.keys().filter(|k| !current.contains_key(*k)).count() + current.len()
-        };
-        if merged > metadata::MAX_ITEMS {
-            return Err(DomainError::BadRequest(format!(
-                "Invalid input for field/attribute metadata. A volume holds at most {} \
-                 metadata items.",
-                metadata::MAX_ITEMS
-            )));
-        }
+        metadata::check_update(&current, &md, replace, "volume")?;
         match self
             .store
             .set_metadata(id, &md, replace, &Self::METADATA_REFUSED)
@@ -723,7 +710,7 @@ impl VolumeService {
                     t.snapshot = Some(restored(&s.id));
                 }
             }
-            t.changes.status_reason = Some(Some(INTERRUPTED.into()));
+            t.changes.status_reason = Some(Some(crate::error::INTERRUPTED.into()));
             t.changes.new_size = Some(None);
             if v.status == VolumeStatus::Creating {
                 t.changes.use_quota = Some(false);
@@ -734,6 +721,18 @@ impl VolumeService {
             }
         }
         Ok(failed)
+    }
+}
+
+/// The volume if `caller` may see it: another project's volume does not exist for it.
+pub(crate) async fn visible_volume(
+    store: &dyn VolumeStore,
+    caller: &Caller,
+    id: &str,
+) -> Result<Volume, DomainError> {
+    match store.get_volume(id).await? {
+        Some(v) if caller.is_admin || v.project_id == caller.project_id => Ok(v),
+        _ => Err(DomainError::volume_not_found(id)),
     }
 }
 
@@ -762,11 +761,4 @@ struct Source {
 
 fn metadata_key_not_found(id: &str, key: &str) -> DomainError {
     DomainError::NotFound(format!("Volume {id} has no metadata with key {key}."))
-}
-
-fn quota_or_store(e: StoreError) -> DomainError {
-    match e {
-        StoreError::QuotaExceeded(q) => DomainError::QuotaExceeded(q),
-        other => other.into(),
-    }
 }
