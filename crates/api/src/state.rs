@@ -21,6 +21,8 @@ pub struct ApiState {
     pub snapshots: Arc<SnapshotService>,
     pub attach: Arc<basalt_domain::attach::AttachService>,
     pub quotas: Arc<QuotaService>,
+    pub types: Arc<basalt_domain::volume_type::TypeService>,
+    pub qos: Arc<basalt_domain::qos::QosService>,
     pub urls: Arc<PublicUrls>,
     pub max_body_bytes: usize,
 }

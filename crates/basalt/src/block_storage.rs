@@ -21,6 +21,8 @@ pub struct BlockStorage {
     pub snapshots: Arc<basalt_domain::snapshot::SnapshotService>,
     pub attach: Arc<basalt_domain::attach::AttachService>,
     pub quotas: Arc<QuotaService>,
+    pub types: Arc<basalt_domain::volume_type::TypeService>,
+    pub qos: Arc<basalt_domain::qos::QosService>,
     pub runner: Arc<JobRunner>,
 }
 
@@ -91,6 +93,8 @@ pub async fn build(
         snapshots,
         attach,
         quotas,
+        types,
+        qos,
         runner,
     } = assemble(db.block_store(), manager, settings, runner, protocols);
     volumes.ensure_default_type().await?;
@@ -99,6 +103,8 @@ pub async fn build(
         snapshots,
         attach,
         quotas,
+        types,
+        qos,
         runner,
     })
 }

@@ -104,6 +104,8 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
         snapshots: block.snapshots.clone(),
         attach: block.attach.clone(),
         quotas: block.quotas.clone(),
+        types: block.types.clone(),
+        qos: block.qos.clone(),
         urls: Arc::new(basalt_api::PublicUrls {
             identity: urls.identity.clone(),
             volume: urls.volume.clone(),

@@ -57,6 +57,9 @@ pub enum DomainError {
     /// 404 with the message as given ("Volume <id> could not be found.").
     #[error("{0}")]
     NotFound(String),
+    /// 409 with the message as given (a duplicate name, access granted twice).
+    #[error("{0}")]
+    Conflict(String),
     /// 413 over a quota.
     #[error("{}", .0.message())]
     QuotaExceeded(QuotaExceeded),
@@ -85,6 +88,10 @@ impl DomainError {
 
     pub fn volume_not_found(id: &str) -> Self {
         DomainError::NotFound(format!("Volume {id} could not be found."))
+    }
+
+    pub fn type_not_found(id: &str) -> Self {
+        DomainError::NotFound(format!("Volume type {id} could not be found."))
     }
 
     pub fn snapshot_not_found(id: &str) -> Self {

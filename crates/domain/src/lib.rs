@@ -8,6 +8,7 @@ pub mod error;
 pub mod jobs;
 pub mod metadata;
 pub mod ports;
+pub mod qos;
 pub mod quota;
 pub mod settings;
 pub mod snapshot;

@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 use crate::error::QuotaExceeded;
 use crate::jobs::Job;
 use crate::metadata::Metadata;
+use crate::qos::{QosConsumer, QosSpecs};
 use crate::quota::Usage;
 use crate::snapshot::{Snapshot, SnapshotQuery, SnapshotStatus, SnapshotUpdate};
 use crate::volume::{AttachStatus, Attachment, Volume, VolumeQuery, VolumeStatus, VolumeUpdate};
-use crate::volume_type::VolumeType;
+use crate::volume_type::{TypeEncryption, VolumeType};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -322,12 +323,107 @@ pub trait QuotaStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 }
 
+/// How a guarded change of a type ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeWrite {
+    Done,
+    NoSuchType,
+    /// A volume uses the type: the change is refused.
+    InUse,
+    /// Another type has the name.
+    NameTaken,
+    /// What is being created exists already (an encryption spec, a project's access).
+    Exists,
+    /// What is being changed or removed does not exist (a key, an encryption spec, access).
+    Missing,
+}
+
+/// A type's new name, description and/or visibility; `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TypeFields {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub is_public: Option<bool>,
+}
+
 #[async_trait]
 pub trait VolumeTypeStore: Send + Sync + 'static {
+    /// A type with its extra specs and QoS association.
     async fn get_type(&self, id: &str) -> Result<Option<VolumeType>, StoreError>;
     async fn find_type_by_name(&self, name: &str) -> Result<Option<VolumeType>, StoreError>;
     async fn list_types(&self) -> Result<Vec<VolumeType>, StoreError>;
+    /// Inserts the type with its extra specs; a taken name is `Conflict`.
     async fn create_type(&self, t: &VolumeType) -> Result<(), StoreError>;
+    /// Changes the type's fields; a rename also renames the per-type quota limits
+    /// (`volumes_<name>`, ...), in the same transaction.
+    async fn update_type(&self, id: &str, f: &TypeFields) -> Result<TypeWrite, StoreError>;
+    /// Removes the type unless a volume uses it.
+    async fn delete_type(&self, id: &str) -> Result<TypeWrite, StoreError>;
+    /// Merges extra specs unless a volume uses the type.
+    async fn set_extra_specs(
+        &self,
+        id: &str,
+        specs: &crate::volume_type::ExtraSpecs,
+    ) -> Result<TypeWrite, StoreError>;
+    /// Removes one extra spec unless a volume uses the type.
+    async fn delete_extra_spec(&self, id: &str, key: &str) -> Result<TypeWrite, StoreError>;
+    /// Projects granted a (private) type.
+    async fn type_projects(&self, id: &str) -> Result<Vec<String>, StoreError>;
+    /// Ids of the types granted to a project.
+    async fn types_granted_to(&self, project_id: &str) -> Result<Vec<String>, StoreError>;
+    async fn add_type_project(&self, id: &str, project_id: &str) -> Result<TypeWrite, StoreError>;
+    async fn remove_type_project(
+        &self,
+        id: &str,
+        project_id: &str,
+    ) -> Result<TypeWrite, StoreError>;
+    async fn get_encryption(&self, type_id: &str) -> Result<Option<TypeEncryption>, StoreError>;
+    /// Creates (`create`) or replaces the type's encryption spec, unless a volume uses the
+    /// type; `Exists` when creating over one, `Missing` when replacing none.
+    async fn put_encryption(
+        &self,
+        e: &TypeEncryption,
+        create: bool,
+    ) -> Result<TypeWrite, StoreError>;
+    async fn delete_encryption(&self, type_id: &str) -> Result<TypeWrite, StoreError>;
+}
+
+/// How a QoS association change ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QosWrite {
+    Done,
+    NoSuchSpecs,
+    NoSuchType,
+    /// The type is associated with another QoS spec (its id).
+    TypeTaken(String),
+    /// The spec is associated with types and the delete was not forced.
+    InUse,
+    /// A key to delete is not among the specs (nothing was deleted).
+    NoSuchKey(String),
+}
+
+#[async_trait]
+pub trait QosStore: Send + Sync + 'static {
+    /// A taken name is `Conflict`.
+    async fn create_qos(&self, q: &QosSpecs) -> Result<(), StoreError>;
+    async fn get_qos(&self, id: &str) -> Result<Option<QosSpecs>, StoreError>;
+    async fn list_qos(&self) -> Result<Vec<QosSpecs>, StoreError>;
+    /// Merges specs and sets the consumer when given.
+    async fn update_qos(
+        &self,
+        id: &str,
+        consumer: Option<QosConsumer>,
+        specs: &BTreeMap<String, String>,
+    ) -> Result<QosWrite, StoreError>;
+    /// Removes every key or, when one is missing, none.
+    async fn delete_qos_keys(&self, id: &str, keys: &[String]) -> Result<QosWrite, StoreError>;
+    /// Removes the spec; associated types lose it when `force`, else `InUse`.
+    async fn delete_qos(&self, id: &str, force: bool) -> Result<QosWrite, StoreError>;
+    async fn associate_qos(&self, id: &str, type_id: &str) -> Result<QosWrite, StoreError>;
+    async fn disassociate_qos(&self, id: &str, type_id: &str) -> Result<QosWrite, StoreError>;
+    async fn disassociate_qos_all(&self, id: &str) -> Result<QosWrite, StoreError>;
+    /// The types associated with a spec.
+    async fn qos_types(&self, id: &str) -> Result<Vec<VolumeType>, StoreError>;
 }
 
 /// What the storage side knows of its own limits, asked before a request is accepted.

@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use basalt_domain::attach::AttachService;
 use basalt_domain::ports::{
-    ExportStore, JobStore, QuotaStore, SnapshotStore, VolumeStore, VolumeTypeStore,
+    ExportStore, JobStore, QosStore, QuotaStore, SnapshotStore, VolumeStore, VolumeTypeStore,
 };
+use basalt_domain::qos::QosService;
 use basalt_domain::quota::QuotaService;
 use basalt_domain::snapshot::SnapshotService;
 use basalt_domain::volume::VolumeService;
+use basalt_domain::volume_type::TypeService;
 use basalt_domain::DomainSettings;
 use tokio::sync::Notify;
 
@@ -26,6 +28,8 @@ pub struct BlockServices {
     pub snapshots: Arc<SnapshotService>,
     pub attach: Arc<AttachService>,
     pub quotas: Arc<QuotaService>,
+    pub types: Arc<TypeService>,
+    pub qos: Arc<QosService>,
     pub runner: Arc<JobRunner>,
 }
 
@@ -37,7 +41,13 @@ pub fn assemble<S>(
     protocols: Protocols,
 ) -> BlockServices
 where
-    S: VolumeStore + SnapshotStore + ExportStore + JobStore + QuotaStore + VolumeTypeStore,
+    S: VolumeStore
+        + SnapshotStore
+        + ExportStore
+        + JobStore
+        + QuotaStore
+        + VolumeTypeStore
+        + QosStore,
 {
     let signal = Arc::new(Notify::new());
     let quotas = Arc::new(QuotaService::new(store.clone(), store.clone()));
@@ -61,11 +71,16 @@ where
         quotas.clone(),
         signal.clone(),
     ));
-    let attach = Arc::new(AttachService::new(
-        store.clone(),
-        store.clone(),
-        Arc::new(Exporters::new(manager.clone(), protocols)),
-    ));
+    let types = Arc::new(TypeService::new(store.clone()));
+    let qos = Arc::new(QosService::new(store.clone(), store.clone()));
+    let attach = Arc::new(
+        AttachService::new(
+            store.clone(),
+            store.clone(),
+            Arc::new(Exporters::new(manager.clone(), protocols)),
+        )
+        .with_qos(qos.clone()),
+    );
     let runner = JobRunner::new(
         store,
         volumes.clone(),
@@ -80,6 +95,8 @@ where
         snapshots,
         attach,
         quotas,
+        types,
+        qos,
         runner,
     }
 }

@@ -28,6 +28,17 @@ impl Context {
         self.token.is_admin()
     }
 
+    /// Admin-only endpoints answer 403 before they read their body.
+    pub fn require_admin(&self, rule: &str) -> Result<(), ApiError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "Policy doesn't allow {rule} to be performed."
+            )))
+        }
+    }
+
     /// The token's project, which the project check has made equal to the URL's.
     pub fn project_id(&self) -> &str {
         self.token.project_id().unwrap_or_default()

@@ -36,6 +36,12 @@ const fn ext(
 /// The implemented extensions, with Cinder's names, descriptions and dates.
 pub const EXTENSIONS: &[Extension] = &[
     ext(
+        "encryption",
+        "VolumeTypeEncryption",
+        "Encryption support for volume types.",
+        "2013-07-01T00:00:00+00:00",
+    ),
+    ext(
         "os-extended-snapshot-attributes",
         "ExtendedSnapshotAttributes",
         "Extended SnapshotAttributes support.",
@@ -60,6 +66,18 @@ pub const EXTENSIONS: &[Extension] = &[
         "2013-07-16T00:00:00+00:00",
     ),
     ext(
+        "os-types-extra-specs",
+        "TypesExtraSpecs",
+        "Type extra specs support.",
+        "2011-08-24T00:00:00+00:00",
+    ),
+    ext(
+        "os-types-manage",
+        "TypesManage",
+        "Types manage support.",
+        "2011-08-24T00:00:00+00:00",
+    ),
+    ext(
         "os-used-limits",
         "UsedLimits",
         "Provide data on limited resources that are being used.",
@@ -82,6 +100,30 @@ pub const EXTENSIONS: &[Extension] = &[
         "VolumeTenantAttribute",
         "Expose the internal project_id as an attribute of a volume.",
         "2011-11-03T00:00:00+00:00",
+    ),
+    ext(
+        "os-volume-actions",
+        "VolumeActions",
+        "Enable volume actions.",
+        "2012-05-31T00:00:00+00:00",
+    ),
+    ext(
+        "os-volume-encryption-metadata",
+        "VolumeEncryptionMetadata",
+        "Volume encryption metadata retrieval support.",
+        "2013-07-10T00:00:00+00:00",
+    ),
+    ext(
+        "os-volume-type-access",
+        "VolumeTypeAccess",
+        "Volume type access support.",
+        "2014-06-26T00:00:00Z",
+    ),
+    ext(
+        "qos-specs",
+        "Qos_specs_manage",
+        "QoS specs support.",
+        "2013-08-02T00:00:00+00:00",
     ),
 ];
 

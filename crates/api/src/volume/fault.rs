@@ -22,7 +22,6 @@ pub enum ApiError {
     BadMethod,
     /// A microversion outside the advertised range (Cinder answers 406 with `computeFault`).
     VersionNotSupported(String),
-    #[expect(dead_code, reason = "conflicts arrive with volume types and QoS")]
     Conflict(String),
     OverLimit(String),
     BadMediaType,
@@ -87,6 +86,7 @@ impl From<DomainError> for ApiError {
             | DomainError::InvalidSnapshot(_) => ApiError::BadRequest(e.to_string()),
             DomainError::Forbidden(_) => ApiError::Forbidden(e.to_string()),
             DomainError::NotFound(m) => ApiError::NotFound(m),
+            DomainError::Conflict(m) => ApiError::Conflict(m),
             DomainError::QuotaExceeded(_) | DomainError::SizeExceedsLimit { .. } => {
                 ApiError::OverLimit(e.to_string())
             }

@@ -5,11 +5,13 @@ mod actions;
 mod attach_actions;
 mod auth;
 mod extensions;
+mod extra_specs;
 mod fault;
 mod limits;
 mod links;
 mod metadata;
 mod microversion;
+mod qos;
 mod quotas;
 mod schema;
 mod snapshot_actions;
@@ -17,6 +19,11 @@ mod snapshot_metadata;
 mod snapshot_requests;
 mod snapshot_views;
 mod snapshots;
+mod type_access;
+mod type_encryption;
+mod type_requests;
+mod type_views;
+mod types;
 mod versions;
 mod volume_requests;
 mod volume_views;
@@ -48,6 +55,79 @@ fn project_routes() -> Router<ApiState> {
         .merge(volume_routes())
         .merge(snapshot_routes())
         .merge(quota_routes())
+        .merge(type_routes())
+        .merge(qos_routes())
+}
+
+fn type_routes() -> Router<ApiState> {
+    Router::new()
+        .route("/{project_id}/types", get(types::list).post(types::create))
+        .route(
+            "/{project_id}/types/{id}",
+            get(types::show).put(types::update).delete(types::delete),
+        )
+        .route("/{project_id}/types/{id}/action", post(type_access::act))
+        .route(
+            "/{project_id}/types/{id}/os-volume-type-access",
+            get(type_access::list),
+        )
+        .route(
+            "/{project_id}/types/{id}/extra_specs",
+            get(extra_specs::list).post(extra_specs::create),
+        )
+        .route(
+            "/{project_id}/types/{id}/extra_specs/{key}",
+            get(extra_specs::show)
+                .put(extra_specs::update)
+                .delete(extra_specs::delete),
+        )
+        .route(
+            "/{project_id}/types/{id}/encryption",
+            get(type_encryption::show).post(type_encryption::create),
+        )
+        .route(
+            "/{project_id}/types/{id}/encryption/{key}",
+            get(type_encryption::show_field)
+                .put(type_encryption::update)
+                .delete(type_encryption::delete),
+        )
+        .route(
+            "/{project_id}/volumes/{id}/encryption",
+            get(type_encryption::volume),
+        )
+        .route(
+            "/{project_id}/volumes/{id}/encryption/{key}",
+            get(type_encryption::volume_field),
+        )
+}
+
+fn qos_routes() -> Router<ApiState> {
+    Router::new()
+        .route("/{project_id}/qos-specs", get(qos::list).post(qos::create))
+        .route(
+            "/{project_id}/qos-specs/{id}",
+            get(qos::show).put(qos::update).delete(qos::delete),
+        )
+        .route(
+            "/{project_id}/qos-specs/{id}/delete_keys",
+            axum::routing::put(qos::delete_keys),
+        )
+        .route(
+            "/{project_id}/qos-specs/{id}/associations",
+            get(qos::associations),
+        )
+        .route(
+            "/{project_id}/qos-specs/{id}/associate",
+            get(qos::associate),
+        )
+        .route(
+            "/{project_id}/qos-specs/{id}/disassociate",
+            get(qos::disassociate),
+        )
+        .route(
+            "/{project_id}/qos-specs/{id}/disassociate_all",
+            get(qos::disassociate_all),
+        )
 }
 
 fn volume_routes() -> Router<ApiState> {

@@ -95,6 +95,8 @@ pub async fn app() -> App {
         snapshots,
         attach,
         quotas,
+        types,
+        qos,
         runner,
     } = assemble(
         db.block_store(),
@@ -110,6 +112,8 @@ pub async fn app() -> App {
         snapshots: snapshots.clone(),
         attach: attach.clone(),
         quotas: quotas.clone(),
+        types,
+        qos,
         urls: Arc::new(PublicUrls {
             identity: IDENTITY.into(),
             volume: VOLUME.into(),

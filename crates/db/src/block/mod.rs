@@ -8,6 +8,7 @@ mod exports;
 mod jobs;
 mod keyset;
 mod metadata_rows;
+mod qos;
 mod quotas;
 mod rows;
 mod snapshot_list;

@@ -26,6 +26,8 @@ pub struct AttachService {
     volumes: Arc<dyn VolumeStore>,
     exports: Arc<dyn ExportStore>,
     exporter: Arc<dyn Exporter>,
+    /// Front-end QoS specs go into `connection_info` when known.
+    qos: Option<Arc<crate::qos::QosService>>,
 }
 
 fn maintenance(v: &Volume, what: &str) -> Result<(), DomainError> {
@@ -51,7 +53,24 @@ impl AttachService {
             volumes,
             exports,
             exporter,
+            qos: None,
         }
+    }
+
+    pub fn with_qos(mut self, qos: Arc<crate::qos::QosService>) -> Self {
+        self.qos = Some(qos);
+        self
+    }
+
+    /// `connection_info.data.qos_specs`: what the host must enforce (null when nothing).
+    async fn front_end_qos(&self, v: &Volume) -> Result<serde_json::Value, DomainError> {
+        let Some(q) = &self.qos else {
+            return Ok(serde_json::Value::Null);
+        };
+        Ok(match q.front_end_specs(&v.volume_type_id, v.size).await? {
+            Some(specs) => serde_json::to_value(specs).unwrap_or_default(),
+            None => serde_json::Value::Null,
+        })
     }
 
     async fn get(&self, caller: &Caller, id: &str) -> Result<Volume, DomainError> {
@@ -162,7 +181,7 @@ impl AttachService {
             .into_iter()
             .find(|e| e.connector_key == key && e.read_only == ro)
         {
-            return Ok(info(&e, v.encrypted));
+            return Ok(info(&e, v.encrypted, self.front_end_qos(&v).await?));
         }
         let grant = self
             .exporter
@@ -188,7 +207,7 @@ impl AttachService {
             let _ = self.exporter.unexport(&export).await;
             return Err(e.into());
         }
-        Ok(info(&export, v.encrypted))
+        Ok(info(&export, v.encrypted, self.front_end_qos(&v).await?))
     }
 
     /// `os-terminate_connection`: removes the connector's exports (dropping its sessions),
@@ -454,7 +473,7 @@ impl AttachService {
     }
 }
 
-fn info(e: &Export, encrypted: bool) -> ConnectionInfo {
+fn info(e: &Export, encrypted: bool, qos_specs: serde_json::Value) -> ConnectionInfo {
     let mut data = e.data.clone();
     if let Some(obj) = data.as_object_mut() {
         obj.insert(
@@ -462,6 +481,8 @@ fn info(e: &Export, encrypted: bool) -> ConnectionInfo {
             (if e.read_only { "ro" } else { "rw" }).into(),
         );
         obj.insert("encrypted".into(), encrypted.into());
+        // Cinder always sets the key, null when the type has no front-end spec.
+        obj.insert("qos_specs".into(), qos_specs);
         obj.insert("volume_id".into(), e.volume_id.clone().into());
     }
     ConnectionInfo {

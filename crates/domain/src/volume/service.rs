@@ -122,6 +122,36 @@ impl VolumeService {
             })
     }
 
+    /// The volume's encryption metadata: its type's encryption spec, if any (Basalt's volumes
+    /// are never encrypted, so they have no key id).
+    pub async fn encryption_metadata(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Option<crate::volume_type::TypeEncryption>, DomainError> {
+        let v = self.get(caller, id).await?;
+        Ok(self.types.get_encryption(&v.volume_type_id).await?)
+    }
+
+    /// A private type exists only for admins and the projects it was granted to.
+    async fn check_type_visible(
+        &self,
+        caller: &Caller,
+        ty: &VolumeType,
+        asked: &str,
+    ) -> Result<(), DomainError> {
+        if ty.is_public || caller.is_admin {
+            return Ok(());
+        }
+        let granted = self.types.type_projects(&ty.id).await?;
+        if granted.contains(&caller.project_id) {
+            return Ok(());
+        }
+        Err(DomainError::NotFound(format!(
+            "Volume type with name {asked} could not be found."
+        )))
+    }
+
     /// The volume if the caller may see it: another project's volume does not exist for it.
     pub async fn get(&self, caller: &Caller, id: &str) -> Result<Volume, DomainError> {
         visible_volume(self.store.as_ref(), caller, id).await
@@ -237,6 +267,18 @@ impl VolumeService {
             .as_deref()
             .or(source.as_ref().map(|s| s.volume_type_id.as_str()));
         let ty = self.resolve_type(requested_type).await?;
+        if req.volume_type.is_some() {
+            self.check_type_visible(caller, &ty, req.volume_type.as_deref().unwrap_or_default())
+                .await?;
+        }
+        if self.types.get_encryption(&ty.id).await?.is_some() {
+            // Cinder would ask its key manager for a key; Basalt has none yet, and a volume
+            // that silently stays unencrypted would be worse than a refusal.
+            return Err(DomainError::InvalidInput(format!(
+                "Volume type {} is encrypted, and Basalt cannot create encrypted volumes yet.",
+                ty.name
+            )));
+        }
         let (zone, backend) = match &source {
             // A copy lives beside its source: same zone, same backend.
             Some(src) => {
@@ -291,7 +333,8 @@ impl VolumeService {
             snapshot_id: req.snapshot_id.clone(),
             source_volid: req.source_volid.clone(),
             bootable: false,
-            multiattach: req.multiattach,
+            // The deprecated flag, or (Cinder's way since Queens) the type's extra spec.
+            multiattach: req.multiattach || ty.is_multiattach(),
             encrypted: false,
             replication_status: "disabled".into(),
             consistencygroup_id: None,

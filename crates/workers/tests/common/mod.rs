@@ -52,6 +52,7 @@ pub async fn world_with(ratio: f64) -> World {
         attach,
         quotas,
         runner,
+        ..
     } = assemble(
         store,
         Arc::new(VolumeManager::new(backends)),
