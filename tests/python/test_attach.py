@@ -199,3 +199,49 @@ def test_the_nova_sequence_over_iscsi(basalt, cinder):
         f.seek(2 * MiB)
         assert set(f.read(MiB)) == {0x7E}
     cinder.volumes.delete(vol)
+
+
+def test_the_failure_paths_over_iscsi(basalt, cinder):
+    # Nova's failure paths through tgt: a failed attach (terminate + unreserve) leaves the
+    # volume available with its target gone; a failed detach (roll_detaching) leaves it in
+    # use and still reachable; a read-only volume's LUN refuses writes.
+    vol = cinder.volumes.create(1, availability_zone="iscsi")
+    wait_until(lambda: _status(cinder, vol.id) == "available", f"volume {vol.id} available")
+    initiator = "iqn.2004-10.org.basalt-test:compute-3"
+    connector = {**CONNECTOR, "host": "compute-3", "initiator": initiator}
+
+    cinder.volumes.reserve(vol)
+    d = cinder.volumes.initialize_connection(vol, connector)["data"]
+    p, failed = _qemu_io_iscsi(d, initiator, d["auth_password"], "write -P 0x5a 0 64k")
+    assert not failed, (p.stdout, p.stderr)
+    cinder.volumes.terminate_connection(vol, connector)
+    cinder.volumes.unreserve(vol)
+    assert _status(cinder, vol.id) == "available"
+    _, failed = _qemu_io_iscsi(d, initiator, d["auth_password"], "read 0 4k")
+    assert failed, "the target of a failed attach must be gone"
+
+    cinder.volumes.reserve(vol)
+    d = cinder.volumes.initialize_connection(vol, connector)["data"]
+    cinder.volumes.attach(vol, str(uuid.uuid4()), "/dev/vde", mode="rw")
+    cinder.volumes.begin_detaching(vol)
+    cinder.volumes.roll_detaching(vol)
+    assert _status(cinder, vol.id) == "in-use"
+    p, failed = _qemu_io_iscsi(d, initiator, d["auth_password"], "read -P 0x5a 0 64k")
+    assert not failed, (p.stdout, p.stderr)
+    cinder.volumes.begin_detaching(vol)
+    cinder.volumes.terminate_connection(vol, connector)
+    cinder.volumes.detach(vol)
+    assert _status(cinder, vol.id) == "available"
+
+    cinder.volumes.update_readonly_flag(vol, True)
+    cinder.volumes.reserve(vol)
+    d = cinder.volumes.initialize_connection(vol, connector)["data"]
+    assert d["access_mode"] == "ro", d
+    p, failed = _qemu_io_iscsi(d, initiator, d["auth_password"], "write -P 0x11 0 4k")
+    assert failed, "a read-only LUN must refuse writes"
+    cinder.volumes.terminate_connection(vol, connector)
+    cinder.volumes.unreserve(vol)
+    with open(basalt.data_dir / "volumes-iscsi" / f"volume-{vol.id}", "rb") as f:
+        assert set(f.read(64 * 1024)) == {0x5A}
+    cinder.volumes.update_readonly_flag(vol, False)
+    cinder.volumes.delete(vol)
