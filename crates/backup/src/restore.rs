@@ -2,12 +2,16 @@
 //! data ends up with exactly the backup's bytes), data chunks are read, decompressed and
 //! checked against their hash on a pool of threads and written in place, and the device is
 //! flushed. Any missing or corrupt chunk fails the restore with an error naming it.
+//!
+//! Zeros stay thin: within a data chunk, runs of zero 64 KiB blocks are not written but
+//! discarded (or skipped where the target reports no data in that chunk), so a restored
+//! volume allocates about what the original did, and the restore writes only data.
 
 use std::ops::Range;
 
 use basalt_storage::BlockDevice;
 
-use crate::chunk::{ChunkId, ReadFailure};
+use crate::chunk::{self, ChunkId, ReadFailure};
 use crate::error::{BackupError, Result};
 use crate::plan;
 use crate::pool;
@@ -16,11 +20,11 @@ use crate::repo::Repository;
 /// What one restore did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RestoreStats {
-    /// Data bytes written to the target.
+    /// Data bytes written to the target (zero runs inside chunks are discarded instead).
     pub bytes_written: u64,
     /// Chunks read from the repository (a chunk that appears twice is read twice).
     pub chunks_read: u64,
-    /// Bytes discarded on the target (holes of the backup that might have held data there).
+    /// Bytes discarded on the target (zeros of the backup where it might have held data).
     pub bytes_discarded: u64,
 }
 
@@ -116,17 +120,106 @@ impl Repository {
                         &mut w.data,
                     )
                     .map_err(failed)?;
-                target.write_at(&w.data, range.start).map_err(|e| {
-                    BackupError::io(format!("writing chunk {index} to the target"))(e)
-                })?;
-                Ok(len as u64)
+                // A target with no data in this chunk reads zeros there already.
+                let blank = target_data.as_ref().is_some_and(|d| !d[index as usize]);
+                write_sparse(target, &w.data, range.start, blank)
+                    .map_err(|e| BackupError::io(format!("writing chunk {index} to the target"))(e))
             },
         )?;
         stats.chunks_read = written.len() as u64;
-        stats.bytes_written = written.iter().sum();
+        stats.bytes_written = written.iter().map(|(w, _)| w).sum();
+        stats.bytes_discarded += written.iter().map(|(_, d)| d).sum::<u64>();
         target
             .flush()
             .map_err(BackupError::io("flushing the target"))?;
         Ok(stats)
+    }
+}
+
+/// Writes `data` at `offset`, except runs of zero 64 KiB blocks, which are discarded, or
+/// left alone when `blank` (the target reads zeros there). Returns (written, discarded).
+fn write_sparse(
+    target: &dyn BlockDevice,
+    data: &[u8],
+    offset: u64,
+    blank: bool,
+) -> std::io::Result<(u64, u64)> {
+    const BLOCK: usize = 64 << 10;
+    let zero_at = |pos: usize| chunk::is_zero(&data[pos..(pos + BLOCK).min(data.len())]);
+    let (mut written, mut discarded, mut pos) = (0, 0, 0);
+    while pos < data.len() {
+        let zero = zero_at(pos);
+        let mut end = (pos + BLOCK).min(data.len());
+        while end < data.len() && zero_at(end) == zero {
+            end = (end + BLOCK).min(data.len());
+        }
+        let (at, len) = (offset + pos as u64, (end - pos) as u64);
+        if !zero {
+            target.write_at(&data[pos..end], at)?;
+            written += len;
+        } else if !blank {
+            target.discard(at, len)?;
+            discarded += len;
+        }
+        pos = end;
+    }
+    Ok((written, discarded))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use basalt_storage::FileDevice;
+
+    fn device(fill: u8) -> (tempfile::NamedTempFile, FileDevice) {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(tmp.path(), vec![fill; 4 << 20]).unwrap();
+        let file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open(tmp.path())
+            .unwrap();
+        (tmp, FileDevice::new(file).unwrap())
+    }
+
+    /// 1 MiB: data, 192 KiB of zeros, data, zeros to the end (a short last block too).
+    fn chunk() -> Vec<u8> {
+        let mut data = vec![0u8; (1 << 20) - 1000];
+        data[..100].fill(1);
+        data[(256 << 10) + 5..(320 << 10)].fill(2);
+        data
+    }
+
+    #[test]
+    fn zero_runs_are_discarded_on_a_dirty_target() {
+        let (_tmp, dev) = device(0xEE);
+        let data = chunk();
+        let (written, discarded) = write_sparse(&dev, &data, 1 << 20, false).unwrap();
+        assert_eq!(written, 2 * (64 << 10));
+        assert_eq!(written + discarded, data.len() as u64);
+        let mut back = vec![0u8; data.len()];
+        dev.read_at(&mut back, 1 << 20).unwrap();
+        assert_eq!(back, data);
+    }
+
+    #[test]
+    fn zero_runs_stay_holes_on_a_blank_target() {
+        let tmp = tempfile::NamedTempFile::new().unwrap();
+        tmp.as_file().set_len(4 << 20).unwrap();
+        let file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open(tmp.path())
+            .unwrap();
+        let dev = FileDevice::new(file).unwrap();
+        let data = chunk();
+        let (written, discarded) = write_sparse(&dev, &data, 0, true).unwrap();
+        assert_eq!((written, discarded), (2 * (64 << 10), 0));
+        let mut back = vec![0u8; data.len()];
+        dev.read_at(&mut back, 0).unwrap();
+        assert_eq!(back, data);
+        let ranges = dev.data_ranges().unwrap().unwrap();
+        let allocated: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+        assert_eq!(allocated, 2 * (64 << 10), "{ranges:?}");
     }
 }
