@@ -1,5 +1,5 @@
 //! `cargo run --release -p basalt-backup --example backup_figures -- DIR [--size-gib 10]
-//! [--data-gib 2] [--write-kib 1024]`
+//! [--data-gib 2] [--write-kib 1024] [--chunk-kib 4096]`
 //!
 //! Builds a sparse volume (10 GiB holding 2 GiB of partly compressible data) in DIR, then
 //! times, each from a cold page cache: a full backup; an incremental after rewriting 1 % of
@@ -28,6 +28,7 @@ struct Args {
     size: u64,
     data: u64,
     write: u64,
+    chunk: u64,
 }
 
 fn args() -> Args {
@@ -35,11 +36,12 @@ fn args() -> Args {
     let mut a = Args {
         dir: it
             .next()
-            .expect("usage: backup_figures DIR [--size-gib N] [--data-gib N] [--write-kib N]")
+            .expect("usage: backup_figures DIR [--size-gib N] [--data-gib N] [--write-kib N] [--chunk-kib N]")
             .into(),
         size: 10 * GIB,
         data: 2 * GIB,
         write: 1 << 20,
+        chunk: DEFAULT_CHUNK_SIZE,
     };
     while let Some(flag) = it.next() {
         let value: u64 = it
@@ -50,6 +52,7 @@ fn args() -> Args {
             "--size-gib" => a.size = value * GIB,
             "--data-gib" => a.data = value * GIB,
             "--write-kib" => a.write = value << 10,
+            "--chunk-kib" => a.chunk = value << 10,
             other => panic!("unknown flag {other}"),
         }
     }
@@ -181,7 +184,7 @@ fn main() {
     }
     let _ = std::fs::remove_file(dir.join("data.raw.zst"));
 
-    let repo = Repository::open_or_create(&repo_dir, DEFAULT_CHUNK_SIZE).unwrap();
+    let repo = Repository::open_or_create(&repo_dir, a.chunk).unwrap();
     let snapshot = || FileDevice::read_only(File::open(&vol_path).unwrap()).unwrap();
     let backup = |rows: &mut Vec<Row>, name: &str, id: &str, base: Base<'_>| {
         tools::drop_cache(&vol_path).unwrap();
@@ -264,12 +267,12 @@ fn main() {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) + 1;
     println!(
-        "Volume {} GiB, {} GiB of data in {} extents; chunks of {} MiB; {threads} threads; \
+        "Volume {} GiB, {} GiB of data in {} extents; chunks of {} KiB; {threads} threads; \
          change: {} writes of {} KiB; load average after: {}",
         a.size / GIB,
         a.data / GIB,
         extents.len(),
-        DEFAULT_CHUNK_SIZE >> 20,
+        a.chunk >> 10,
         changed.len(),
         a.write >> 10,
         load.split_whitespace()
