@@ -1,7 +1,7 @@
 //! Backup repository: the `posix` backup driver of Basalt, a library the backup worker calls.
 //!
 //! A [`Repository`] is a directory (local or shared storage) holding backups of volumes as
-//! content-addressed chunks: a volume is cut into fixed-size chunks (4 MiB by default),
+//! content-addressed chunks: a volume is cut into fixed-size chunks (1 MiB by default),
 //! each hashed (SHA-256 of its bytes) and stored once, zstd-compressed, however many
 //! volumes and backups contain it; chunks of zeros are holes and are not stored. Each
 //! backup is a [`Manifest`] listing every chunk's hash (or hole), written last.

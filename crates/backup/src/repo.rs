@@ -23,8 +23,8 @@ use crate::fsio;
 use crate::lock::RepoLock;
 use crate::manifest::Manifest;
 
-/// The default chunk size, 4 MiB (docs/decisions.md).
-pub const DEFAULT_CHUNK_SIZE: u64 = 4 << 20;
+/// The default chunk size, 1 MiB (docs/decisions.md).
+pub const DEFAULT_CHUNK_SIZE: u64 = 1 << 20;
 
 /// The longest backup id accepted; a UUID is 36 characters.
 pub const MAX_ID_LEN: usize = 128;

@@ -43,6 +43,8 @@ impl Repository {
     /// [`BackupError::MissingChunk`], [`BackupError::CorruptChunk`], I/O errors. After an
     /// error the target holds a mix of old and restored data.
     pub fn restore(&self, id: &str, target: &dyn BlockDevice) -> Result<RestoreStats> {
+        // The lock first: a delete's sweep must not free the chunks of the manifest we read.
+        let _lock = self.lock_shared()?;
         let manifest = self.manifest(id)?;
         if target.size() < manifest.volume_size {
             return Err(BackupError::TargetTooSmall {
@@ -50,7 +52,6 @@ impl Repository {
                 needed: manifest.volume_size,
             });
         }
-        let _lock = self.lock_shared()?;
         let mut stats = RestoreStats::default();
 
         // Holes: discard merged runs, skipping the ones where the target has no data anyway.
