@@ -3,10 +3,12 @@
 
 use std::fs::File;
 use std::io;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rustix::fs::FallocateFlags;
+use rustix::fs::{FallocateFlags, SeekFrom};
+use rustix::io::Errno;
 
 /// An opened volume, for the exporters (NBD, iSCSI) and the backup worker.
 ///
@@ -30,6 +32,14 @@ pub trait BlockDevice: Send + Sync {
     /// Drops the data in the range: it reads back as zeros afterwards, and a thin backend
     /// frees the space where it can.
     fn discard(&self, offset: u64, len: u64) -> io::Result<()>;
+
+    /// The ranges of `0..size()` that may hold data, in order and disjoint: everything
+    /// outside them reads as zeros. `None` (the default) when the device cannot tell; the
+    /// caller must then read everything. Backups and restores use it to skip holes without
+    /// reading them.
+    fn data_ranges(&self) -> io::Result<Option<Vec<Range<u64>>>> {
+        Ok(None)
+    }
 }
 
 /// A volume held in a (sparse) file, read and written with pread/pwrite through the page cache.
@@ -141,6 +151,25 @@ impl BlockDevice for FileDevice {
         }
         self.write_zeroes(offset, len)
     }
+
+    fn data_ranges(&self) -> io::Result<Option<Vec<Range<u64>>>> {
+        // SEEK_DATA/SEEK_HOLE take absolute offsets, so the shared file position they move
+        // matters to no one (reads and writes are positional).
+        let mut ranges = Vec::new();
+        let mut pos = 0;
+        while pos < self.size {
+            let start = match rustix::fs::seek(&self.file, SeekFrom::Data(pos)) {
+                Ok(start) if start < self.size => start,
+                Ok(_) | Err(Errno::NXIO) => break,
+                Err(e) => return Err(e.into()),
+            };
+            // Filesystems without hole tracking report data up to the end: still right.
+            let end = rustix::fs::seek(&self.file, SeekFrom::Hole(start))?.min(self.size);
+            ranges.push(start..end);
+            pos = end;
+        }
+        Ok(Some(ranges))
+    }
 }
 
 #[cfg(test)]
@@ -185,6 +214,20 @@ mod tests {
         let mut buf = [1u8; 8];
         dev.read_at(&mut buf, 0).unwrap();
         assert_eq!(buf, [0; 8]);
+    }
+
+    #[test]
+    fn data_ranges_cover_the_written_data_and_skip_holes() {
+        let (_tmp, dev) = device(64 << 20);
+        dev.write_at(&[1u8; 4096], 8 << 20).unwrap();
+        dev.write_at(&[2u8; 4096], 40 << 20).unwrap();
+        let ranges = dev.data_ranges().unwrap().unwrap();
+        let covers = |off: u64| ranges.iter().any(|r| r.contains(&off));
+        assert!(covers(8 << 20) && covers((8 << 20) + 4095));
+        assert!(covers(40 << 20) && covers((40 << 20) + 4095));
+        // ext4, XFS and tmpfs track holes at block granularity; far from the writes, none.
+        assert!(!covers(0) && !covers(24 << 20) && !covers((64 << 20) - 1));
+        assert!(ranges.windows(2).all(|w| w[0].end <= w[1].start));
     }
 
     #[test]
