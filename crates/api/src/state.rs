@@ -23,6 +23,7 @@ pub struct ApiState {
     pub quotas: Arc<QuotaService>,
     pub types: Arc<basalt_domain::volume_type::TypeService>,
     pub qos: Arc<basalt_domain::qos::QosService>,
+    pub operator: Arc<basalt_domain::backends::OperatorService>,
     pub urls: Arc<PublicUrls>,
     pub max_body_bytes: usize,
 }

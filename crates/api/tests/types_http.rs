@@ -195,22 +195,26 @@ async fn extra_specs_are_refused_while_a_volume_uses_the_type() {
     let specs = format!("types/{id}/extra_specs");
 
     let r = admin
-        .post(&specs, json!({"extra_specs": {"a": "1", "b": "2"}}))
+        .post(&specs, json!({"extra_specs": {"x:a": "1", "x:b": "2"}}))
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body, json!({"extra_specs": {"a": "1", "b": "2"}}));
-    let r = admin.get(&format!("{specs}/a")).await;
-    assert_eq!(r.body, json!({"a": "1"}));
-    let r = admin.put(&format!("{specs}/a"), json!({"a": "3"})).await;
-    assert_eq!(r.body, json!({"a": "3"}));
-    let r = admin.put(&format!("{specs}/a"), json!({"b": "3"})).await;
+    assert_eq!(r.body, json!({"extra_specs": {"x:a": "1", "x:b": "2"}}));
+    let r = admin.get(&format!("{specs}/x:a")).await;
+    assert_eq!(r.body, json!({"x:a": "1"}));
+    let r = admin
+        .put(&format!("{specs}/x:a"), json!({"x:a": "3"}))
+        .await;
+    assert_eq!(r.body, json!({"x:a": "3"}));
+    let r = admin
+        .put(&format!("{specs}/x:a"), json!({"x:b": "3"}))
+        .await;
     assert_eq!(bad_request(&r), "Request body and URI mismatch");
-    let r = admin.delete(&format!("{specs}/b")).await;
+    let r = admin.delete(&format!("{specs}/x:b")).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
-    let r = admin.get(&format!("{specs}/b")).await;
+    let r = admin.get(&format!("{specs}/x:b")).await;
     assert_eq!(
         not_found(&r),
-        format!("Volume Type {id} has no extra specs with key b.")
+        format!("Volume Type {id} has no extra specs with key x:b.")
     );
     let r = admin
         .post(
@@ -224,9 +228,13 @@ async fn extra_specs_are_refused_while_a_volume_uses_the_type() {
         .available(json!({"size": 1, "volume_type": "gold"}))
         .await;
     for r in [
-        admin.post(&specs, json!({"extra_specs": {"c": "1"}})).await,
-        admin.put(&format!("{specs}/a"), json!({"a": "4"})).await,
-        admin.delete(&format!("{specs}/a")).await,
+        admin
+            .post(&specs, json!({"extra_specs": {"x:c": "1"}}))
+            .await,
+        admin
+            .put(&format!("{specs}/x:a"), json!({"x:a": "4"}))
+            .await,
+        admin.delete(&format!("{specs}/x:a")).await,
     ] {
         assert_eq!(bad_request(&r), "Volume Type is currently in use.");
     }
@@ -234,7 +242,7 @@ async fn extra_specs_are_refused_while_a_volume_uses_the_type() {
     assert_eq!(bad_request(&r), "Target volume type is still in use.");
     assert_eq!(
         admin.get(&specs).await.body,
-        json!({"extra_specs": {"a": "3"}})
+        json!({"extra_specs": {"x:a": "3"}})
     );
 }
 

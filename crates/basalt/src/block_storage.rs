@@ -23,6 +23,8 @@ pub struct BlockStorage {
     pub quotas: Arc<QuotaService>,
     pub types: Arc<basalt_domain::volume_type::TypeService>,
     pub qos: Arc<basalt_domain::qos::QosService>,
+    pub operator: Arc<basalt_domain::backends::OperatorService>,
+    pub heartbeat: Arc<basalt_workers::Heartbeat>,
     pub runner: Arc<JobRunner>,
 }
 
@@ -95,9 +97,13 @@ pub async fn build(
         quotas,
         types,
         qos,
+        operator,
+        heartbeat,
         runner,
     } = assemble(db.block_store(), manager, settings, runner, protocols);
     volumes.ensure_default_type().await?;
+    // The pools must be known before the first create is scheduled.
+    heartbeat.beat().await;
     Ok(BlockStorage {
         volumes,
         snapshots,
@@ -105,6 +111,8 @@ pub async fn build(
         quotas,
         types,
         qos,
+        operator,
+        heartbeat,
         runner,
     })
 }

@@ -91,6 +91,12 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
         })));
     }
     workers.extend(block.runner.spawn(workers_stop.clone()));
+    workers.push(
+        block
+            .heartbeat
+            .clone()
+            .spawn(basalt_workers::REPORT_INTERVAL, workers_stop.clone()),
+    );
     workers.push(basalt_workers::spawn_reconciler(
         block.volumes.clone(),
         block.snapshots.clone(),
@@ -106,6 +112,7 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
         quotas: block.quotas.clone(),
         types: block.types.clone(),
         qos: block.qos.clone(),
+        operator: block.operator.clone(),
         urls: Arc::new(basalt_api::PublicUrls {
             identity: urls.identity.clone(),
             volume: urls.volume.clone(),

@@ -108,6 +108,7 @@ impl Env {
             type_volumes: r("volumes___DEFAULT__", 1),
             type_snapshots: r("snapshots___DEFAULT__", 0),
             type_gigabytes: r("gigabytes___DEFAULT__", 1),
+            pool: None,
         };
         let job = Job::new(
             id,

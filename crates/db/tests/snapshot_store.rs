@@ -66,6 +66,7 @@ fn claim(e: &Env, project: &str, volumes: i64, snapshots: i64, gib: i64, limit: 
         type_volumes: r("volumes___DEFAULT__", volumes),
         type_snapshots: r("snapshots___DEFAULT__", snapshots),
         type_gigabytes: r("gigabytes___DEFAULT__", gib),
+        pool: None,
     }
 }
 

@@ -3,6 +3,7 @@
 //! is done by the workers, which report back through the completion methods of the services.
 
 pub mod attach;
+pub mod backends;
 pub mod context;
 pub mod error;
 pub mod jobs;

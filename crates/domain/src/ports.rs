@@ -26,6 +26,10 @@ pub enum StoreError {
     /// A quota claim did not fit; nothing was written.
     #[error("quota exceeded for {}", .0.resource)]
     QuotaExceeded(QuotaExceeded),
+    /// A pool's capacity guard did not hold (another create took the room); nothing was
+    /// written.
+    #[error("no room left on pool {0}")]
+    NoCapacity(String),
     #[error("{0}")]
     Backend(String),
 }
@@ -45,6 +49,17 @@ pub struct QuotaClaim {
     pub type_volumes: (String, i64, i64),
     pub type_snapshots: (String, i64, i64),
     pub type_gigabytes: (String, i64, i64),
+    /// The pool the volume goes to, checked in the same transaction: what is provisioned
+    /// there plus the delta must stay within the limit.
+    pub pool: Option<PoolClaim>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolClaim {
+    /// A volume's `host`: `host@backend#pool`.
+    pub pool: String,
+    pub delta_gib: i64,
+    pub limit_gib: i64,
 }
 
 /// What a volume's snapshots and dependants mean for a volume transition (a delete).
@@ -192,6 +207,37 @@ pub trait VolumeStore: Send + Sync + 'static {
         &self,
         statuses: &[VolumeStatus],
     ) -> Result<Vec<Volume>, StoreError>;
+    /// Inserts a volume that could not be placed (status `error`, no host, no job, counted in
+    /// no quota), so that the user sees it and its reason.
+    async fn record_unplaced_volume(&self, v: &Volume) -> Result<(), StoreError>;
+}
+
+/// The services of the deployment and the capacity held on each pool.
+#[async_trait]
+pub trait ServiceStore: Send + Sync + 'static {
+    /// Records a heartbeat, creating the service the first time; an operator's disable stays.
+    async fn report_service(
+        &self,
+        r: &crate::backends::ServiceReport,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn list_services(&self) -> Result<Vec<crate::backends::ServiceRecord>, StoreError>;
+    /// False when there is no such service.
+    async fn set_service_disabled(
+        &self,
+        host: &str,
+        binary: &str,
+        disabled: bool,
+        reason: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    /// `(volumes, provisioned GiB)` per pool (a volume's `host`).
+    async fn pool_usage(&self) -> Result<BTreeMap<String, (i64, i64)>, StoreError>;
+    /// Per project: volumes and snapshots held on pools of a volume service (`host@backend`)
+    /// or of every backend of a host.
+    async fn host_project_usage(
+        &self,
+        host: &str,
+    ) -> Result<Vec<crate::backends::HostUsage>, StoreError>;
 }
 
 /// A snapshot's compare-and-swap.

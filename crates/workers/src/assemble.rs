@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use basalt_domain::attach::AttachService;
+use basalt_domain::backends::OperatorService;
 use basalt_domain::ports::{
-    ExportStore, JobStore, QosStore, QuotaStore, SnapshotStore, VolumeStore, VolumeTypeStore,
+    ExportStore, JobStore, QosStore, QuotaStore, ServiceStore, SnapshotStore, VolumeStore,
+    VolumeTypeStore,
 };
 use basalt_domain::qos::QosService;
 use basalt_domain::quota::QuotaService;
@@ -17,11 +19,17 @@ use basalt_domain::DomainSettings;
 use tokio::sync::Notify;
 
 use crate::exporter::{Exporters, Protocol};
+use crate::heartbeat::{BackendService, Heartbeat};
 use crate::manager::VolumeManager;
 use crate::runner::{JobRunner, RunnerSettings};
 
 /// The network export protocol of each backend, by backend name (Cinder's `target_protocol`).
 pub type Protocols = HashMap<String, Arc<dyn Protocol>>;
+
+/// A service whose last heartbeat is older than this is down (Cinder's `service_down_time`).
+pub const SERVICE_DOWN_TIME: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often services report (Cinder's `report_interval`).
+pub const REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct BlockServices {
     pub volumes: Arc<VolumeService>,
@@ -30,6 +38,9 @@ pub struct BlockServices {
     pub quotas: Arc<QuotaService>,
     pub types: Arc<TypeService>,
     pub qos: Arc<QosService>,
+    pub operator: Arc<OperatorService>,
+    /// Reports the services and their pools; run `beat` once before serving, then `spawn`.
+    pub heartbeat: Arc<Heartbeat>,
     pub runner: Arc<JobRunner>,
 }
 
@@ -47,9 +58,26 @@ where
         + JobStore
         + QuotaStore
         + VolumeTypeStore
-        + QosStore,
+        + QosStore
+        + ServiceStore,
 {
     let signal = Arc::new(Notify::new());
+    let operator = Arc::new(OperatorService::new(store.clone(), SERVICE_DOWN_TIME));
+    let heartbeat = Arc::new(Heartbeat::new(
+        store.clone(),
+        manager.clone(),
+        protocols.clone(),
+        settings.host.clone(),
+        settings.default_availability_zone.clone(),
+        settings
+            .backends
+            .iter()
+            .map(|b| BackendService {
+                name: b.name.clone(),
+                availability_zone: b.availability_zone.clone(),
+            })
+            .collect(),
+    ));
     let quotas = Arc::new(QuotaService::new(store.clone(), store.clone()));
     let volumes = Arc::new(
         VolumeService::new(
@@ -61,7 +89,8 @@ where
             settings,
             signal.clone(),
         )
-        .with_capacity(manager.clone()),
+        .with_capacity(manager.clone())
+        .with_scheduler(operator.clone()),
     );
     let snapshots = Arc::new(SnapshotService::new(
         store.clone(),
@@ -97,6 +126,8 @@ where
         quotas,
         types,
         qos,
+        operator,
+        heartbeat,
         runner,
     }
 }

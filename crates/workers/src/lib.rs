@@ -4,6 +4,7 @@
 
 mod assemble;
 mod exporter;
+mod heartbeat;
 mod iscsi;
 mod iscsi_tgt;
 mod manager;
@@ -11,8 +12,9 @@ mod nbd_export;
 mod reconciler;
 mod runner;
 
-pub use assemble::{assemble, BlockServices, Protocols};
+pub use assemble::{assemble, BlockServices, Protocols, REPORT_INTERVAL, SERVICE_DOWN_TIME};
 pub use exporter::{Exporters, Protocol};
+pub use heartbeat::{BackendService, Heartbeat};
 pub use iscsi::{TgtIscsi, TgtSettings, MAX_CONTROL_PORT};
 pub use manager::{Backends, Failure, VolumeManager};
 pub use nbd_export::NbdExporter;

@@ -36,6 +36,48 @@ const fn ext(
 /// The implemented extensions, with Cinder's names, descriptions and dates.
 pub const EXTENSIONS: &[Extension] = &[
     ext(
+        "capabilities",
+        "Capabilities",
+        "Capabilities support.",
+        "2015-08-31T00:00:00+00:00",
+    ),
+    ext(
+        "OS-SCH-HNT",
+        "SchedulerHints",
+        "Pass arbitrary key/value pairs to the scheduler.",
+        "2013-04-18T00:00:00+00:00",
+    ),
+    ext(
+        "os-availability-zone",
+        "AvailabilityZones",
+        "Describe Availability Zones.",
+        "2013-06-27T00:00:00+00:00",
+    ),
+    ext(
+        "os-extended-services",
+        "ExtendedServices",
+        "Extended services support.",
+        "2014-01-10T00:00:00-00:00",
+    ),
+    ext(
+        "os-hosts",
+        "Hosts",
+        "Admin-only host administration.",
+        "2011-06-29T00:00:00+00:00",
+    ),
+    ext(
+        "os-services",
+        "Services",
+        "Services support.",
+        "2012-10-28T00:00:00-00:00",
+    ),
+    ext(
+        "scheduler-stats",
+        "Scheduler_stats",
+        "Scheduler stats support.",
+        "2014-09-07T00:00:00+00:00",
+    ),
+    ext(
         "encryption",
         "VolumeTypeEncryption",
         "Encryption support for volume types.",

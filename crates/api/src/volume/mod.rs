@@ -11,6 +11,7 @@ mod limits;
 mod links;
 mod metadata;
 mod microversion;
+mod operator;
 mod qos;
 mod quotas;
 mod schema;
@@ -57,6 +58,27 @@ fn project_routes() -> Router<ApiState> {
         .merge(quota_routes())
         .merge(type_routes())
         .merge(qos_routes())
+        .merge(operator_routes())
+}
+
+fn operator_routes() -> Router<ApiState> {
+    Router::new()
+        .route("/{project_id}/os-services", get(operator::services))
+        .route(
+            "/{project_id}/os-services/{action}",
+            axum::routing::put(operator::update_service),
+        )
+        .route("/{project_id}/os-availability-zone", get(operator::zones))
+        .route("/{project_id}/os-hosts", get(operator::hosts))
+        .route("/{project_id}/os-hosts/{host}", get(operator::host))
+        .route(
+            "/{project_id}/scheduler-stats/get_pools",
+            get(operator::pools),
+        )
+        .route(
+            "/{project_id}/capabilities/{host}",
+            get(operator::capabilities),
+        )
 }
 
 fn type_routes() -> Router<ApiState> {

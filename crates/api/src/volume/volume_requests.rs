@@ -41,14 +41,19 @@ fn description(obj: &Map<String, Value>) -> Result<Option<Option<String>>, ApiEr
 /// `POST /volumes`.
 pub fn new_volume(body: &Value) -> Result<NewVolume, ApiError> {
     let volume = schema::envelope(body, "volume", &["volume", SCHEDULER_HINTS])?;
-    if let Some(hints) = schema::object(None, body)?.get(SCHEDULER_HINTS) {
-        if !(hints.is_object() || hints.is_null()) {
+    let mut hints = (vec![], vec![]);
+    if let Some(h) = schema::object(None, body)?.get(SCHEDULER_HINTS) {
+        if !(h.is_object() || h.is_null()) {
             return Err(schema::type_error(
                 Some(SCHEDULER_HINTS),
-                hints,
+                h,
                 &["object", "null"],
             ));
         }
+        hints = (
+            volume_ids(h, "same_host")?,
+            volume_ids(h, "different_host")?,
+        );
     }
     let obj = schema::object(Some("volume"), volume)?;
     let size = match obj.get("size") {
@@ -86,7 +91,35 @@ pub fn new_volume(body: &Value) -> Result<NewVolume, ApiError> {
         image_ref: image_ref.flatten(),
         consistencygroup_id: schema::optional_uuid(obj, "consistencygroup_id")?,
         multiattach: schema::optional_bool(obj, "multiattach")?.unwrap_or(false),
+        same_host: hints.0,
+        different_host: hints.1,
     })
+}
+
+/// A `same_host` / `different_host` hint: one volume id or a list of them (Cinder takes
+/// both).
+fn volume_ids(hints: &Value, key: &str) -> Result<Vec<String>, ApiError> {
+    let bad = |v: &Value| {
+        schema::field_error(
+            key,
+            v,
+            format!(
+                "{} is not a volume id or a list of them",
+                schema::py_repr(v)
+            ),
+        )
+    };
+    let one = |v: &Value| match v {
+        Value::String(s) => uuid::Uuid::parse_str(s)
+            .map(|u| u.hyphenated().to_string())
+            .map_err(|_| bad(v)),
+        other => Err(bad(other)),
+    };
+    match hints.get(key) {
+        None | Some(Value::Null) => Ok(vec![]),
+        Some(Value::Array(items)) => items.iter().map(one).collect(),
+        Some(v) => Ok(vec![one(v)?]),
+    }
 }
 
 const UPDATABLE: [&str; 5] = [

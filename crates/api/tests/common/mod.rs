@@ -35,6 +35,7 @@ pub struct App {
     pub attach: Arc<basalt_domain::attach::AttachService>,
     pub quotas: Arc<QuotaService>,
     pub runner: Arc<JobRunner>,
+    pub heartbeat: Arc<basalt_workers::Heartbeat>,
     /// Where the file backend keeps volume files.
     pub volume_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
@@ -54,6 +55,12 @@ impl Resp {
 }
 
 pub async fn app() -> App {
+    app_with_backends(&[("file", "nova", 20.0)]).await
+}
+
+/// An app whose backends are `(name, availability zone, over-subscription ratio)`, file
+/// backends in `volumes` (the first) and `volumes-<name>` (the others).
+pub async fn app_with_backends(specs: &[(&str, &str, f64)]) -> App {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(&format!("sqlite://{}/t.db", dir.path().display()))
         .await
@@ -78,16 +85,29 @@ pub async fn app() -> App {
         .await
         .unwrap();
     let volume_dir = dir.path().join("volumes");
-    let file: Arc<dyn BlockBackend> =
-        Arc::new(FileBackend::new(volume_dir.clone(), 20.0, 0).unwrap());
-    let backends: Backends = [("file".to_string(), file)].into_iter().collect();
+    let mut backends = Backends::new();
+    let mut placements = Vec::new();
+    for (i, (name, zone, ratio)) in specs.iter().enumerate() {
+        let path = if i == 0 {
+            volume_dir.clone()
+        } else {
+            dir.path().join(format!("volumes-{name}"))
+        };
+        let b: Arc<dyn BlockBackend> = Arc::new(
+            FileBackend::new(path, *ratio, 0)
+                .unwrap()
+                .with_name(name.to_string()),
+        );
+        backends.insert(name.to_string(), b);
+        placements.push(BackendPlacement {
+            name: name.to_string(),
+            availability_zone: zone.to_string(),
+        });
+    }
     let settings = DomainSettings {
         host: "testhost".into(),
-        default_availability_zone: "nova".into(),
-        backends: vec![BackendPlacement {
-            name: "file".into(),
-            availability_zone: "nova".into(),
-        }],
+        default_availability_zone: specs[0].1.into(),
+        backends: placements,
         max_page_size: 1000,
     };
     let BlockServices {
@@ -97,6 +117,8 @@ pub async fn app() -> App {
         quotas,
         types,
         qos,
+        operator,
+        heartbeat,
         runner,
     } = assemble(
         db.block_store(),
@@ -106,6 +128,7 @@ pub async fn app() -> App {
         basalt_workers::Protocols::new(),
     );
     volumes.ensure_default_type().await.unwrap();
+    heartbeat.beat().await;
     let state = ApiState {
         identity: identity.clone(),
         volumes: volumes.clone(),
@@ -114,6 +137,7 @@ pub async fn app() -> App {
         quotas: quotas.clone(),
         types,
         qos,
+        operator,
         urls: Arc::new(PublicUrls {
             identity: IDENTITY.into(),
             volume: VOLUME.into(),
@@ -129,6 +153,7 @@ pub async fn app() -> App {
         attach,
         quotas,
         runner,
+        heartbeat,
         volume_dir,
         _dir: dir,
     }

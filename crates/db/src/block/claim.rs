@@ -42,6 +42,18 @@ pub(crate) async fn check(conn: &mut SqliteConnection, c: &QuotaClaim) -> Result
             }));
         }
     }
+    if let Some(p) = &c.pool {
+        let held: i64 = sqlx::query_scalar(
+            "SELECT COALESCE((SELECT provisioned_gib FROM pool_usage WHERE host = ?), 0)",
+        )
+        .bind(&p.pool)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(err)?;
+        if held + p.delta_gib > p.limit_gib {
+            return Err(StoreError::NoCapacity(p.pool.clone()));
+        }
+    }
     Ok(())
 }
 
@@ -189,6 +201,7 @@ mod tests {
             type_volumes: r("volumes_a", volumes),
             type_snapshots: r("snapshots_a", snapshots),
             type_gigabytes: r("gigabytes_a", gib),
+            pool: None,
         }
     }
 

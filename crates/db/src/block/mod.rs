@@ -11,6 +11,7 @@ mod metadata_rows;
 mod qos;
 mod quotas;
 mod rows;
+mod services;
 mod snapshot_list;
 mod snapshot_rows;
 mod snapshots;

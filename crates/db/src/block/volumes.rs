@@ -23,6 +23,47 @@ use crate::error::store_err_domain as err;
 pub(crate) const NOT_MIGRATING: &str =
     "(migration_status IS NULL OR migration_status IN ('deleting', 'error', 'success'))";
 
+/// The volume's row and its metadata.
+async fn insert_volume(conn: &mut SqliteConnection, v: &Volume) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO volumes (id, project_id, user_id, display_name, display_description, \
+             size, new_size, status, attach_status, migration_status, availability_zone, \
+             volume_type_id, snapshot_id, source_volid, bootable, multiattach, encrypted, \
+             replication_status, consistencygroup_id, group_id, host, use_quota, status_reason, \
+             created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&v.id)
+    .bind(&v.project_id)
+    .bind(&v.user_id)
+    .bind(&v.name)
+    .bind(&v.description)
+    .bind(v.size)
+    .bind(v.new_size)
+    .bind(v.status.as_str())
+    .bind(v.attach_status.as_str())
+    .bind(&v.migration_status)
+    .bind(&v.availability_zone)
+    .bind(&v.volume_type_id)
+    .bind(&v.snapshot_id)
+    .bind(&v.source_volid)
+    .bind(v.bootable)
+    .bind(v.multiattach)
+    .bind(v.encrypted)
+    .bind(&v.replication_status)
+    .bind(&v.consistencygroup_id)
+    .bind(&v.group_id)
+    .bind(&v.host)
+    .bind(v.use_quota)
+    .bind(&v.status_reason)
+    .bind(micros(v.created_at))
+    .bind(v.updated_at.map(micros))
+    .execute(&mut *conn)
+    .await
+    .map_err(err)?;
+    VOLUME_METADATA.upsert(conn, &v.id, &v.metadata).await
+}
+
 pub(crate) async fn insert_job(conn: &mut SqliteConnection, job: &Job) -> Result<(), StoreError> {
     let payload =
         serde_json::to_string(&job.kind).map_err(|e| StoreError::Backend(e.to_string()))?;
@@ -246,46 +287,17 @@ impl VolumeStore for SqlBlockStore {
             }
         }
         claim::check(&mut tx, claim).await?;
-        sqlx::query(
-            "INSERT INTO volumes (id, project_id, user_id, display_name, display_description, \
-             size, new_size, status, attach_status, migration_status, availability_zone, \
-             volume_type_id, snapshot_id, source_volid, bootable, multiattach, encrypted, \
-             replication_status, consistencygroup_id, group_id, host, use_quota, status_reason, \
-             created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&v.id)
-        .bind(&v.project_id)
-        .bind(&v.user_id)
-        .bind(&v.name)
-        .bind(&v.description)
-        .bind(v.size)
-        .bind(v.new_size)
-        .bind(v.status.as_str())
-        .bind(v.attach_status.as_str())
-        .bind(&v.migration_status)
-        .bind(&v.availability_zone)
-        .bind(&v.volume_type_id)
-        .bind(&v.snapshot_id)
-        .bind(&v.source_volid)
-        .bind(v.bootable)
-        .bind(v.multiattach)
-        .bind(v.encrypted)
-        .bind(&v.replication_status)
-        .bind(&v.consistencygroup_id)
-        .bind(&v.group_id)
-        .bind(&v.host)
-        .bind(v.use_quota)
-        .bind(&v.status_reason)
-        .bind(micros(v.created_at))
-        .bind(v.updated_at.map(micros))
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
-        VOLUME_METADATA.upsert(&mut tx, &v.id, &v.metadata).await?;
+        insert_volume(&mut tx, v).await?;
         insert_job(&mut tx, job).await?;
         tx.commit().await.map_err(err)?;
         Ok(true)
+    }
+
+    async fn record_unplaced_volume(&self, v: &Volume) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await.map_err(err)?;
+        insert_volume(&mut tx, v).await?;
+        tx.commit().await.map_err(err)?;
+        Ok(())
     }
 
     async fn get_volume(&self, id: &str) -> Result<Option<Volume>, StoreError> {

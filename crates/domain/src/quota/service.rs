@@ -286,6 +286,7 @@ impl QuotaService {
             type_volumes: entry(format!("volumes_{}", ty.name), volumes),
             type_snapshots: entry(format!("snapshots_{}", ty.name), snapshots),
             type_gigabytes: entry(format!("gigabytes_{}", ty.name), gigabytes),
+            pool: None,
         })
     }
 }

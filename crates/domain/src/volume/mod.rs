@@ -1,6 +1,7 @@
 //! Volumes: the record, its status machine, listing queries and the service.
 
 pub(crate) mod model;
+mod placement;
 pub(crate) mod query;
 pub(crate) mod service;
 mod status;

@@ -95,6 +95,9 @@ pub struct NewVolume {
     pub image_ref: Option<String>,
     pub consistencygroup_id: Option<String>,
     pub multiattach: bool,
+    /// Scheduler hints: place the volume with (or away from) these volumes' backends.
+    pub same_host: Vec<String>,
+    pub different_host: Vec<String>,
 }
 
 /// `PUT /volumes/{id}`: `None` leaves a field alone; `metadata` replaces all user metadata.

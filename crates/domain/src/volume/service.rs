@@ -8,14 +8,16 @@ use chrono::Utc;
 use tokio::sync::Notify;
 
 use super::model::{NewVolume, Volume, VolumeUpdate};
+use super::placement;
 use super::query::VolumeQuery;
 use super::status::{AttachStatus, VolumeStatus};
+use crate::backends::{choose, NoValidBackend, OperatorService};
 use crate::error::DomainError;
 use crate::jobs::{Job, JobKind, VolumeSource};
 use crate::metadata::{self, Metadata};
 use crate::ports::{
-    Capacity, Guarded, JobStore, SnapshotChange, SnapshotRule, SnapshotStore, SourceGuard,
-    StoreError, Transition, VolumeStore, VolumeTypeStore,
+    Capacity, Guarded, JobStore, PoolClaim, QuotaClaim, SnapshotChange, SnapshotRule,
+    SnapshotStore, SourceGuard, StoreError, Transition, VolumeStore, VolumeTypeStore,
 };
 use crate::quota::QuotaService;
 use crate::settings::DomainSettings;
@@ -41,7 +43,12 @@ pub struct VolumeService {
     /// Wakes the workers when a job is written, so that none waits for a poll.
     job_signal: Arc<Notify>,
     capacity: Option<Arc<dyn Capacity>>,
+    /// Places new volumes on pools; without it, a zone's first configured backend.
+    scheduler: Option<Arc<OperatorService>>,
 }
+
+/// How often a create chooses again after losing a pool's last room to another create.
+const PLACEMENT_TRIES: usize = 3;
 
 impl VolumeService {
     pub fn new(
@@ -62,7 +69,14 @@ impl VolumeService {
             settings,
             job_signal,
             capacity: None,
+            scheduler: None,
         }
+    }
+
+    /// Places new volumes with the scheduler, on the pools the services report.
+    pub fn with_scheduler(mut self, scheduler: Arc<OperatorService>) -> Self {
+        self.scheduler = Some(scheduler);
+        self
     }
 
     /// Lets requests larger than a backend could ever hold be refused at once.
@@ -279,7 +293,7 @@ impl VolumeService {
                 ty.name
             )));
         }
-        let (zone, backend) = match &source {
+        let zone = match &source {
             // A copy lives beside its source: same zone, same backend.
             Some(src) => {
                 if req
@@ -292,32 +306,70 @@ impl VolumeService {
                         src.what
                     )));
                 }
-                (src.zone.clone(), src.backend.clone())
+                src.zone.clone()
             }
-            None => {
-                let zone = req
-                    .availability_zone
-                    .clone()
-                    .unwrap_or_else(|| self.settings.default_availability_zone.clone());
-                let backend = self
-                    .settings
-                    .backends
-                    .iter()
-                    .find(|b| b.availability_zone == zone)
-                    .ok_or_else(|| {
-                        DomainError::BadRequest(format!("Availability zone '{zone}' is invalid."))
-                    })?;
-                (zone, backend.name.clone())
-            }
+            None => req
+                .availability_zone
+                .clone()
+                .unwrap_or_else(|| self.settings.default_availability_zone.clone()),
         };
-        self.check_fits(&backend, size).await?;
-        let claim = self
+        let mut claim = self
             .quotas
             .claim(&caller.project_id, &ty, 1, 0, size, Some(size))
             .await?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let volume = Volume {
-            id: id.clone(),
+        let mut volume = self.new_row(caller, &req, &ty, size, zone.clone());
+        let Some(scheduler) = self.scheduler.clone().filter(|_| source.is_none()) else {
+            let backend = match &source {
+                Some(src) => src.backend.clone(),
+                None => self.configured_backend(&zone)?,
+            };
+            self.check_fits(&backend, size).await?;
+            volume.host = Some(self.pool_of(&backend));
+            return self
+                .insert(caller, &req, volume, source.as_ref(), &claim, backend)
+                .await;
+        };
+        let mut placement = placement::request(self.store.as_ref(), &req, &ty, size, &zone).await?;
+        for _ in 0..PLACEMENT_TRIES {
+            let candidates = scheduler.candidates().await?;
+            placement::check_zone(&candidates, &zone, size)?;
+            let chosen = match choose(&candidates, &placement) {
+                Ok(c) => c.clone(),
+                Err(none) => return self.unplaced(volume, none).await,
+            };
+            claim.pool = Some(PoolClaim {
+                pool: chosen.pool.clone(),
+                delta_gib: size,
+                limit_gib: chosen.stats.provisionable_gib(),
+            });
+            volume.host = Some(chosen.pool.clone());
+            match self
+                .insert(caller, &req, volume.clone(), None, &claim, chosen.backend)
+                .await
+            {
+                // Another create took the room meanwhile: choose again without this pool.
+                Err(DomainError::Store(StoreError::NoCapacity(pool))) => {
+                    placement.exclude.push(pool)
+                }
+                done => return done,
+            }
+        }
+        let none =
+            NoValidBackend("Every pool that fitted was filled by other requests meanwhile.".into());
+        self.unplaced(volume, none).await
+    }
+
+    /// The volume row of a create, before it is placed.
+    fn new_row(
+        &self,
+        caller: &Caller,
+        req: &NewVolume,
+        ty: &VolumeType,
+        size: i64,
+        zone: String,
+    ) -> Volume {
+        Volume {
+            id: uuid::Uuid::new_v4().to_string(),
             project_id: caller.project_id.clone(),
             user_id: caller.user_id.clone(),
             name: req.name.clone(),
@@ -339,7 +391,7 @@ impl VolumeService {
             replication_status: "disabled".into(),
             consistencygroup_id: None,
             group_id: None,
-            host: Some(format!("{}@{backend}#{backend}", self.settings.host)),
+            host: None,
             use_quota: true,
             status_reason: None,
             metadata: req.metadata.clone(),
@@ -347,29 +399,76 @@ impl VolumeService {
             attachments: vec![],
             created_at: Utc::now(),
             updated_at: None,
-        };
+        }
+    }
+
+    fn pool_of(&self, backend: &str) -> String {
+        format!("{}@{backend}#{backend}", self.settings.host)
+    }
+
+    /// Without a scheduler: the first configured backend of the zone.
+    fn configured_backend(&self, zone: &str) -> Result<String, DomainError> {
+        self.settings
+            .backends
+            .iter()
+            .find(|b| b.availability_zone == zone)
+            .map(|b| b.name.clone())
+            .ok_or_else(|| {
+                DomainError::BadRequest(format!("Availability zone '{zone}' is invalid."))
+            })
+    }
+
+    /// Writes the volume with its create job.
+    async fn insert(
+        &self,
+        caller: &Caller,
+        req: &NewVolume,
+        volume: Volume,
+        source: Option<&Source>,
+        claim: &QuotaClaim,
+        backend: String,
+    ) -> Result<Volume, DomainError> {
         let job = Job::new(
-            &id,
+            &volume.id,
             JobKind::CreateVolume {
                 backend,
-                size_gib: size,
-                source: source.as_ref().map(|s| s.job.clone()),
+                size_gib: volume.size,
+                source: source.map(|s| s.job.clone()),
             },
         );
-        let written = self
+        let written = match self
             .store
-            .create_volume(&volume, source.as_ref().map(|s| &s.guard), &claim, &job)
+            .create_volume(&volume, source.map(|s| &s.guard), claim, &job)
             .await
-            .map_err(DomainError::from_claim)?;
+        {
+            Err(StoreError::NoCapacity(p)) => return Err(StoreError::NoCapacity(p).into()),
+            other => other.map_err(DomainError::from_claim)?,
+        };
         if !written {
             // The source changed between the check and the write: answer for what it is now.
-            self.source_of(caller, &req).await?;
+            self.source_of(caller, req).await?;
             return Err(DomainError::InvalidInput(
                 "The source of the volume changed while the volume was requested; try again."
                     .into(),
             ));
         }
         self.job_signal.notify_waiters();
+        Ok(volume)
+    }
+
+    /// Nothing fits: the volume exists in `error` with the scheduler's reason (as Cinder's
+    /// scheduler leaves it), holding no quota and no storage.
+    async fn unplaced(
+        &self,
+        mut volume: Volume,
+        none: NoValidBackend,
+    ) -> Result<Volume, DomainError> {
+        tracing::warn!(volume = %volume.id, reason = %none.0, "volume could not be placed");
+        volume.status = VolumeStatus::Error;
+        volume.use_quota = false;
+        volume.host = None;
+        volume.status_reason = Some(none.message());
+        self.store.record_unplaced_volume(&volume).await?;
         Ok(volume)
     }
 

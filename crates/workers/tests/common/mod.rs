@@ -52,6 +52,7 @@ pub async fn world_with(ratio: f64) -> World {
         attach,
         quotas,
         runner,
+        heartbeat,
         ..
     } = assemble(
         store,
@@ -61,6 +62,7 @@ pub async fn world_with(ratio: f64) -> World {
         Protocols::new(),
     );
     volumes.ensure_default_type().await.unwrap();
+    heartbeat.beat().await;
     World {
         store: db.block_store(),
         volumes,
