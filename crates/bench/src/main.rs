@@ -17,6 +17,7 @@ mod load;
 mod locate;
 mod procfs;
 mod report;
+mod scheduler;
 mod seed;
 mod server;
 mod startup;
@@ -112,6 +113,12 @@ struct Args {
     /// Exports: fresh volumes the attach sequence is timed on.
     #[arg(long, default_value_t = 50)]
     attach_count: usize,
+    /// Scheduling: the backend counts to compare (each a fresh server).
+    #[arg(long, value_delimiter = ',', default_value = "1,100")]
+    scheduler_backends: Vec<usize>,
+    /// Scheduling: fresh volumes created one at a time per run.
+    #[arg(long, default_value_t = 100)]
+    scheduler_count: usize,
     /// Client runtime threads (1: single-threaded, leaving the other core to the server).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -125,6 +132,7 @@ enum Section {
     Volumes,
     Copies,
     Exports,
+    Scheduler,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -201,6 +209,16 @@ async fn run(args: &Args, bin: PathBuf) -> anyhow::Result<String> {
         };
         let e = exports::run(&bin, &params).await?;
         body += &exports_report::exports(&e, &params);
+    }
+    if args.only.contains(&Section::Scheduler) {
+        let params = scheduler::SchedulerParams {
+            backend_counts: args.scheduler_backends.clone(),
+            count: args.scheduler_count.max(1),
+            repeats: args.repeats,
+            poll: Duration::from_secs_f64(args.poll_ms / 1e3),
+        };
+        let r = scheduler::run(&bin, &params).await?;
+        body += &scheduler::report(&r, &params);
     }
     let context = report::Context {
         date,
