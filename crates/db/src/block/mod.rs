@@ -14,6 +14,7 @@ mod rows;
 mod snapshot_list;
 mod snapshot_rows;
 mod snapshots;
+mod transfers;
 mod types;
 mod volume_list;
 mod volumes;
