@@ -23,6 +23,7 @@ pub struct ApiState {
     pub quotas: Arc<QuotaService>,
     pub types: Arc<basalt_domain::volume_type::TypeService>,
     pub qos: Arc<basalt_domain::qos::QosService>,
+    pub transfers: Arc<basalt_domain::transfer::TransferService>,
     pub urls: Arc<PublicUrls>,
     pub max_body_bytes: usize,
 }

@@ -23,6 +23,7 @@ pub struct BlockStorage {
     pub quotas: Arc<QuotaService>,
     pub types: Arc<basalt_domain::volume_type::TypeService>,
     pub qos: Arc<basalt_domain::qos::QosService>,
+    pub transfers: Arc<basalt_domain::transfer::TransferService>,
     pub runner: Arc<JobRunner>,
 }
 
@@ -95,6 +96,7 @@ pub async fn build(
         quotas,
         types,
         qos,
+        transfers,
         runner,
     } = assemble(db.block_store(), manager, settings, runner, protocols);
     volumes.ensure_default_type().await?;
@@ -105,6 +107,7 @@ pub async fn build(
         quotas,
         types,
         qos,
+        transfers,
         runner,
     })
 }

@@ -106,6 +106,7 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
         quotas: block.quotas.clone(),
         types: block.types.clone(),
         qos: block.qos.clone(),
+        transfers: block.transfers.clone(),
         urls: Arc::new(basalt_api::PublicUrls {
             identity: urls.identity.clone(),
             volume: urls.volume.clone(),

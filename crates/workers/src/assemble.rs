@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use basalt_domain::attach::AttachService;
 use basalt_domain::ports::{
-    ExportStore, JobStore, QosStore, QuotaStore, SnapshotStore, VolumeStore, VolumeTypeStore,
+    ExportStore, JobStore, QosStore, QuotaStore, SnapshotStore, TransferStore, VolumeStore,
+    VolumeTypeStore,
 };
 use basalt_domain::qos::QosService;
 use basalt_domain::quota::QuotaService;
 use basalt_domain::snapshot::SnapshotService;
+use basalt_domain::transfer::TransferService;
 use basalt_domain::volume::VolumeService;
 use basalt_domain::volume_type::TypeService;
 use basalt_domain::DomainSettings;
@@ -30,6 +32,7 @@ pub struct BlockServices {
     pub quotas: Arc<QuotaService>,
     pub types: Arc<TypeService>,
     pub qos: Arc<QosService>,
+    pub transfers: Arc<TransferService>,
     pub runner: Arc<JobRunner>,
 }
 
@@ -47,7 +50,8 @@ where
         + JobStore
         + QuotaStore
         + VolumeTypeStore
-        + QosStore,
+        + QosStore
+        + TransferStore,
 {
     let signal = Arc::new(Notify::new());
     let quotas = Arc::new(QuotaService::new(store.clone(), store.clone()));
@@ -72,6 +76,13 @@ where
         signal.clone(),
     ));
     let types = Arc::new(TypeService::new(store.clone()));
+    let transfers = Arc::new(TransferService::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        quotas.clone(),
+    ));
     let qos = Arc::new(QosService::new(store.clone(), store.clone()));
     let attach = Arc::new(
         AttachService::new(
@@ -97,6 +108,7 @@ where
         quotas,
         types,
         qos,
+        transfers,
         runner,
     }
 }

@@ -97,6 +97,7 @@ pub async fn app() -> App {
         quotas,
         types,
         qos,
+        transfers,
         runner,
     } = assemble(
         db.block_store(),
@@ -114,6 +115,7 @@ pub async fn app() -> App {
         quotas: quotas.clone(),
         types,
         qos,
+        transfers,
         urls: Arc::new(PublicUrls {
             identity: IDENTITY.into(),
             volume: VOLUME.into(),
