@@ -24,6 +24,7 @@ pub struct ApiState {
     pub types: Arc<basalt_domain::volume_type::TypeService>,
     pub qos: Arc<basalt_domain::qos::QosService>,
     pub operator: Arc<basalt_domain::backends::OperatorService>,
+    pub transfers: Arc<basalt_domain::transfer::TransferService>,
     pub urls: Arc<PublicUrls>,
     pub max_body_bytes: usize,
 }

@@ -25,6 +25,7 @@ pub struct BlockStorage {
     pub qos: Arc<basalt_domain::qos::QosService>,
     pub operator: Arc<basalt_domain::backends::OperatorService>,
     pub heartbeat: Arc<basalt_workers::Heartbeat>,
+    pub transfers: Arc<basalt_domain::transfer::TransferService>,
     pub runner: Arc<JobRunner>,
 }
 
@@ -99,6 +100,7 @@ pub async fn build(
         qos,
         operator,
         heartbeat,
+        transfers,
         runner,
     } = assemble(db.block_store(), manager, settings, runner, protocols);
     volumes.ensure_default_type().await?;
@@ -113,6 +115,7 @@ pub async fn build(
         qos,
         operator,
         heartbeat,
+        transfers,
         runner,
     })
 }

@@ -113,6 +113,7 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
         types: block.types.clone(),
         qos: block.qos.clone(),
         operator: block.operator.clone(),
+        transfers: block.transfers.clone(),
         urls: Arc::new(basalt_api::PublicUrls {
             identity: urls.identity.clone(),
             volume: urls.volume.clone(),

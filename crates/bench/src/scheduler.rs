@@ -99,7 +99,11 @@ pub fn report(results: &[SchedulerRun], p: &SchedulerParams) -> String {
     let base = results.first().map(post).unwrap_or(0.0);
     for r in results {
         let p99 = median(r.runs.iter().map(|x| millis(percentile(&x.post, 0.99))));
-        let avail = median(r.runs.iter().map(|x| millis(percentile(&x.to_available, 0.5))));
+        let avail = median(
+            r.runs
+                .iter()
+                .map(|x| millis(percentile(&x.to_available, 0.5))),
+        );
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} |",

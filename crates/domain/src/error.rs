@@ -17,9 +17,8 @@ impl QuotaExceeded {
     pub fn message(&self) -> String {
         if self.resource.starts_with("gigabytes") {
             format!(
-                "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed \
-                 {} quota. Requested {}G, quota is {}G and {}G has been consumed.",
-                self.resource, self.requested, self.limit, self.in_use
+                "VolumeSizeExceedsAvailableQuota: {}",
+                self.size_explanation()
             )
         } else if self.resource.starts_with("snapshots") {
             format!(
@@ -37,6 +36,18 @@ impl QuotaExceeded {
     }
 }
 
+impl QuotaExceeded {
+    /// The gigabytes message without its class name, as handlers that catch the exception
+    /// themselves (transfer accept) show it.
+    pub fn size_explanation(&self) -> String {
+        format!(
+            "Requested volume or snapshot exceeds allowed {} quota. Requested {}G, quota is {}G \
+             and {}G has been consumed.",
+            self.resource, self.requested, self.limit, self.in_use
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
     /// 400 with the message as given (schema-style errors, "Malformed request body", ...).
@@ -51,6 +62,9 @@ pub enum DomainError {
     /// 400 "Invalid snapshot: ..."
     #[error("Invalid snapshot: {0}")]
     InvalidSnapshot(String),
+    /// 400 "Invalid auth key: ..." (a transfer accepted with the wrong key)
+    #[error("Invalid auth key: {0}")]
+    InvalidAuthKey(String),
     /// 403 "Policy doesn't allow <rule> to be performed."
     #[error("Policy doesn't allow {0} to be performed.")]
     Forbidden(&'static str),
@@ -96,5 +110,9 @@ impl DomainError {
 
     pub fn snapshot_not_found(id: &str) -> Self {
         DomainError::NotFound(format!("Snapshot {id} could not be found."))
+    }
+
+    pub fn transfer_not_found(id: &str) -> Self {
+        DomainError::NotFound(format!("Transfer {id} could not be found."))
     }
 }

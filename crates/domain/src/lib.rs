@@ -13,6 +13,7 @@ pub mod qos;
 pub mod quota;
 pub mod settings;
 pub mod snapshot;
+pub mod transfer;
 pub mod volume;
 pub mod volume_type;
 mod wire;

@@ -13,6 +13,7 @@ use crate::metadata::Metadata;
 use crate::qos::{QosConsumer, QosSpecs};
 use crate::quota::Usage;
 use crate::snapshot::{Snapshot, SnapshotQuery, SnapshotStatus, SnapshotUpdate};
+use crate::transfer::{Transfer, TransferQuery};
 use crate::volume::{AttachStatus, Attachment, Volume, VolumeQuery, VolumeStatus, VolumeUpdate};
 use crate::volume_type::{TypeEncryption, VolumeType};
 
@@ -470,6 +471,50 @@ pub trait QosStore: Send + Sync + 'static {
     async fn disassociate_qos_all(&self, id: &str) -> Result<QosWrite, StoreError>;
     /// The types associated with a spec.
     async fn qos_types(&self, id: &str) -> Result<Vec<VolumeType>, StoreError>;
+}
+
+/// Accepting a transfer: the volume and the snapshots read just before move to `project_id`
+/// and `user_id`, each claim checked against the acceptor's counters just before its rows
+/// move (the volume's first, as Cinder reserves them), the transfer row deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acceptance {
+    pub transfer_id: String,
+    pub volume_id: String,
+    pub project_id: String,
+    pub user_id: String,
+    /// The volume's snapshots: exactly these must exist, all `available`.
+    pub snapshot_ids: Vec<String>,
+    pub volume_claim: QuotaClaim,
+    pub snapshot_claim: QuotaClaim,
+}
+
+/// How an acceptance ended; anything but `Accepted` wrote nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptOutcome {
+    Accepted,
+    NoSuchTransfer,
+    /// The volume is no longer `awaiting-transfer`.
+    VolumeNotAwaiting,
+    /// A snapshot of the volume is not `available` (its id).
+    SnapshotNotAvailable(String),
+    /// The volume's snapshots are not those read before (one was removed meanwhile).
+    SnapshotsChanged,
+}
+
+#[async_trait]
+pub trait TransferStore: Send + Sync + 'static {
+    /// Inserts the transfer and moves its volume `available` → `awaiting-transfer`, provided
+    /// the volume is detached, not migrating and every snapshot of it `available`; false
+    /// (nothing written) otherwise.
+    async fn create_transfer(&self, t: &Transfer) -> Result<bool, StoreError>;
+    async fn get_transfer(&self, id: &str) -> Result<Option<Transfer>, StoreError>;
+    /// A page of transfers by `created_at`, `id`; an unknown marker is `NotFound`.
+    async fn list_transfers(&self, q: &TransferQuery) -> Result<Vec<Transfer>, StoreError>;
+    /// Removes the transfer and puts its volume back to `available` if it is still
+    /// `awaiting-transfer`; false when there was no such transfer.
+    async fn delete_transfer(&self, id: &str) -> Result<bool, StoreError>;
+    /// Applies an acceptance; an over-quota claim is `StoreError::QuotaExceeded`.
+    async fn accept_transfer(&self, a: &Acceptance) -> Result<AcceptOutcome, StoreError>;
 }
 
 /// What the storage side knows of its own limits, asked before a request is accepted.

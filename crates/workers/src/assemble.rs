@@ -7,12 +7,13 @@ use std::sync::Arc;
 use basalt_domain::attach::AttachService;
 use basalt_domain::backends::OperatorService;
 use basalt_domain::ports::{
-    ExportStore, JobStore, QosStore, QuotaStore, ServiceStore, SnapshotStore, VolumeStore,
-    VolumeTypeStore,
+    ExportStore, JobStore, QosStore, QuotaStore, ServiceStore, SnapshotStore, TransferStore,
+    VolumeStore, VolumeTypeStore,
 };
 use basalt_domain::qos::QosService;
 use basalt_domain::quota::QuotaService;
 use basalt_domain::snapshot::SnapshotService;
+use basalt_domain::transfer::TransferService;
 use basalt_domain::volume::VolumeService;
 use basalt_domain::volume_type::TypeService;
 use basalt_domain::DomainSettings;
@@ -41,6 +42,7 @@ pub struct BlockServices {
     pub operator: Arc<OperatorService>,
     /// Reports the services and their pools; run `beat` once before serving, then `spawn`.
     pub heartbeat: Arc<Heartbeat>,
+    pub transfers: Arc<TransferService>,
     pub runner: Arc<JobRunner>,
 }
 
@@ -59,7 +61,8 @@ where
         + QuotaStore
         + VolumeTypeStore
         + QosStore
-        + ServiceStore,
+        + ServiceStore
+        + TransferStore,
 {
     let signal = Arc::new(Notify::new());
     let operator = Arc::new(OperatorService::new(store.clone(), SERVICE_DOWN_TIME));
@@ -101,6 +104,13 @@ where
         signal.clone(),
     ));
     let types = Arc::new(TypeService::new(store.clone()));
+    let transfers = Arc::new(TransferService::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        quotas.clone(),
+    ));
     let qos = Arc::new(QosService::new(store.clone(), store.clone()));
     let attach = Arc::new(
         AttachService::new(
@@ -128,6 +138,7 @@ where
         qos,
         operator,
         heartbeat,
+        transfers,
         runner,
     }
 }

@@ -156,6 +156,12 @@ pub const EXTENSIONS: &[Extension] = &[
         "2013-07-10T00:00:00+00:00",
     ),
     ext(
+        "os-volume-transfer",
+        "VolumeTransfer",
+        "Volume transfer management support.",
+        "2013-05-29T00:00:00+00:00",
+    ),
+    ext(
         "os-volume-type-access",
         "VolumeTypeAccess",
         "Volume type access support.",

@@ -83,7 +83,8 @@ impl From<DomainError> for ApiError {
             DomainError::BadRequest(_)
             | DomainError::InvalidInput(_)
             | DomainError::InvalidVolume(_)
-            | DomainError::InvalidSnapshot(_) => ApiError::BadRequest(e.to_string()),
+            | DomainError::InvalidSnapshot(_)
+            | DomainError::InvalidAuthKey(_) => ApiError::BadRequest(e.to_string()),
             DomainError::Forbidden(_) => ApiError::Forbidden(e.to_string()),
             DomainError::NotFound(m) => ApiError::NotFound(m),
             DomainError::Conflict(m) => ApiError::Conflict(m),

@@ -20,6 +20,9 @@ mod snapshot_metadata;
 mod snapshot_requests;
 mod snapshot_views;
 mod snapshots;
+mod transfer_requests;
+mod transfer_views;
+mod transfers;
 mod type_access;
 mod type_encryption;
 mod type_requests;
@@ -58,6 +61,7 @@ fn project_routes() -> Router<ApiState> {
         .merge(quota_routes())
         .merge(type_routes())
         .merge(qos_routes())
+        .merge(transfer_routes())
         .merge(operator_routes())
 }
 
@@ -149,6 +153,26 @@ fn qos_routes() -> Router<ApiState> {
         .route(
             "/{project_id}/qos-specs/{id}/disassociate_all",
             get(qos::disassociate_all),
+        )
+}
+
+fn transfer_routes() -> Router<ApiState> {
+    Router::new()
+        .route(
+            "/{project_id}/os-volume-transfer",
+            get(transfers::list).post(transfers::create),
+        )
+        .route(
+            "/{project_id}/os-volume-transfer/detail",
+            get(transfers::detail),
+        )
+        .route(
+            "/{project_id}/os-volume-transfer/{id}",
+            get(transfers::show).delete(transfers::delete),
+        )
+        .route(
+            "/{project_id}/os-volume-transfer/{id}/accept",
+            post(transfers::accept),
         )
 }
 

@@ -119,6 +119,7 @@ pub async fn app_with_backends(specs: &[(&str, &str, f64)]) -> App {
         qos,
         operator,
         heartbeat,
+        transfers,
         runner,
     } = assemble(
         db.block_store(),
@@ -138,6 +139,7 @@ pub async fn app_with_backends(specs: &[(&str, &str, f64)]) -> App {
         types,
         qos,
         operator,
+        transfers,
         urls: Arc::new(PublicUrls {
             identity: IDENTITY.into(),
             volume: VOLUME.into(),

@@ -15,6 +15,7 @@ mod services;
 mod snapshot_list;
 mod snapshot_rows;
 mod snapshots;
+mod transfers;
 mod types;
 mod volume_list;
 mod volumes;
