@@ -19,6 +19,7 @@ pub struct ApiState {
     pub identity: Arc<Identity>,
     pub volumes: Arc<VolumeService>,
     pub snapshots: Arc<SnapshotService>,
+    pub backups: Arc<basalt_domain::backup::BackupService>,
     pub attach: Arc<basalt_domain::attach::AttachService>,
     pub quotas: Arc<QuotaService>,
     pub types: Arc<basalt_domain::volume_type::TypeService>,

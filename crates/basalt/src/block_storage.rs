@@ -11,7 +11,8 @@ use basalt_domain::volume::VolumeService;
 use basalt_domain::{BackendPlacement, DomainSettings};
 use basalt_storage::{BlockBackend, FileBackend};
 use basalt_workers::{
-    assemble, Backends, BlockServices, JobRunner, Protocols, RunnerSettings, VolumeManager,
+    assemble_with_backups, Backends, BlockServices, JobRunner, Protocols, RunnerSettings,
+    VolumeManager,
 };
 
 use crate::config::{resolve, Config};
@@ -26,7 +27,37 @@ pub struct BlockStorage {
     pub operator: Arc<basalt_domain::backends::OperatorService>,
     pub heartbeat: Arc<basalt_workers::Heartbeat>,
     pub transfers: Arc<basalt_domain::transfer::TransferService>,
+    pub backups: Arc<basalt_domain::backup::BackupService>,
     pub runner: Arc<JobRunner>,
+}
+
+/// Opens (or creates) the backup repository and sweeps what a crash left in it, on a
+/// blocking thread; none when backups are disabled.
+pub async fn backup_repository(
+    cfg: &Config,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Option<basalt_backup::Repository>> {
+    if !cfg.backup.enabled {
+        return Ok(None);
+    }
+    let path = resolve(data_dir, &cfg.backup.path);
+    let chunk = cfg.backup.chunk_kib.max(1) * 1024;
+    let repo = tokio::task::spawn_blocking(move || {
+        let repo = basalt_backup::Repository::open_or_create(&path, chunk)?;
+        let swept = repo.sweep()?;
+        if swept.chunks_removed + swept.temp_files_removed > 0 {
+            tracing::info!(
+                chunks = swept.chunks_removed,
+                temp_files = swept.temp_files_removed,
+                "backup repository swept"
+            );
+        }
+        Ok::<_, basalt_backup::BackupError>(repo)
+    })
+    .await?
+    .context("opening the backup repository")?;
+    tracing::info!(path = %repo.root().display(), chunk_bytes = repo.chunk_size(), "backup repository ready");
+    Ok(Some(repo))
 }
 
 /// The volume service's host name: configured, else the machine's.
@@ -73,6 +104,7 @@ pub async fn build(
     db: &Database,
     manager: Arc<VolumeManager>,
     protocols: Protocols,
+    backups: Option<basalt_backup::Repository>,
 ) -> anyhow::Result<BlockStorage> {
     let settings = DomainSettings {
         host: host(cfg),
@@ -101,8 +133,16 @@ pub async fn build(
         operator,
         heartbeat,
         transfers,
+        backups,
         runner,
-    } = assemble(db.block_store(), manager, settings, runner, protocols);
+    } = assemble_with_backups(
+        db.block_store(),
+        manager,
+        settings,
+        runner,
+        protocols,
+        backups,
+    );
     volumes.ensure_default_type().await?;
     // The pools must be known before the first create is scheduled.
     heartbeat.beat().await;
@@ -116,6 +156,7 @@ pub async fn build(
         operator,
         heartbeat,
         transfers,
+        backups,
         runner,
     })
 }

@@ -17,7 +17,29 @@ pub struct Config {
     pub volumes: VolumesConfig,
     pub nbd: NbdConfig,
     pub iscsi: IscsiConfig,
+    pub backup: BackupConfig,
     pub backends: Vec<BackendConfig>,
+}
+
+/// The backup repository (Cinder's posix backup driver).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    pub enabled: bool,
+    /// The repository's directory, relative to the data directory.
+    pub path: String,
+    /// Chunk size of a new repository; an existing one keeps its own.
+    pub chunk_kib: u64,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            enabled: true,
+            path: "backups".into(),
+            chunk_kib: 1024,
+        }
+    }
 }
 
 /// The built-in NBD server, through which compute hosts reach attached volumes.
@@ -175,6 +197,7 @@ impl Default for Config {
             volumes: VolumesConfig::default(),
             nbd: NbdConfig::default(),
             iscsi: IscsiConfig::default(),
+            backup: BackupConfig::default(),
             backends: vec![BackendConfig::default()],
         }
     }
@@ -305,6 +328,15 @@ portal = "127.0.0.1:3260"
 advertised_portal = ""
 iqn_prefix = "iqn.2010-10.org.openstack:"
 control_port = 0
+
+[backup]
+# The backup repository: volumes cut into chunks, each stored once (SHA-256 name, zstd),
+# holes not stored, one checksummed manifest per backup. Disabled: the backup API answers 503.
+enabled = true
+# Its directory (relative to the data directory); may be shared storage.
+path = "backups"
+# Chunk size in KiB of a repository created here; an existing repository keeps its own.
+chunk_kib = 1024
 
 # Storage backends; repeat the [[backends]] table for more than one.
 [[backends]]

@@ -67,13 +67,16 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
             tls: *tls,
         });
     let protocols = crate::exports::protocols(&cfg, &manager, endpoint).await?;
-    let block = crate::block_storage::build(&cfg, &db, manager, protocols).await?;
+    let repository = crate::block_storage::backup_repository(&cfg, &env.data_dir).await?;
+    let block = crate::block_storage::build(&cfg, &db, manager, protocols, repository).await?;
     // Before serving: jobs of the previous process run again, stranded volumes are failed.
-    let stranded = block.volumes.reconcile(true).await? + block.snapshots.reconcile().await?;
+    let stranded = block.volumes.reconcile(true).await?
+        + block.snapshots.reconcile().await?
+        + block.backups.reconcile().await?;
     if stranded > 0 {
         tracing::warn!(
             stranded,
-            "volumes and snapshots left in a transitional status were failed"
+            "volumes, snapshots and backups left in a transitional status were failed"
         );
     }
     // Attached volumes are reachable again under the names their hosts know.
@@ -100,6 +103,7 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
     workers.push(basalt_workers::spawn_reconciler(
         block.volumes.clone(),
         block.snapshots.clone(),
+        block.backups.clone(),
         crate::block_storage::reconcile_every(&cfg),
         workers_stop,
     ));
@@ -108,6 +112,7 @@ pub async fn run(env: Env, cfg: Config) -> anyhow::Result<()> {
         identity: identity.clone(),
         volumes: block.volumes.clone(),
         snapshots: block.snapshots.clone(),
+        backups: block.backups.clone(),
         attach: block.attach.clone(),
         quotas: block.quotas.clone(),
         types: block.types.clone(),

@@ -15,7 +15,18 @@ pub struct QuotaExceeded {
 impl QuotaExceeded {
     /// Cinder's message, prefixed with the exception class name as its API does.
     pub fn message(&self) -> String {
-        if self.resource.starts_with("gigabytes") {
+        if self.resource == "backups" {
+            format!(
+                "BackupLimitExceeded: Maximum number of backups allowed ({}) exceeded",
+                self.limit
+            )
+        } else if self.resource == "backup_gigabytes" {
+            format!(
+                "VolumeBackupSizeExceedsAvailableQuota: Requested backup exceeds allowed Backup \
+                 gigabytes quota. Requested {}G, quota is {}G and {}G has been consumed.",
+                self.requested, self.limit, self.in_use
+            )
+        } else if self.resource.starts_with("gigabytes") {
             format!(
                 "VolumeSizeExceedsAvailableQuota: {}",
                 self.size_explanation()
@@ -65,6 +76,9 @@ pub enum DomainError {
     /// 400 "Invalid auth key: ..." (a transfer accepted with the wrong key)
     #[error("Invalid auth key: {0}")]
     InvalidAuthKey(String),
+    /// 400 "Invalid backup: ..."
+    #[error("Invalid backup: {0}")]
+    InvalidBackup(String),
     /// 403 "Policy doesn't allow <rule> to be performed."
     #[error("Policy doesn't allow {0} to be performed.")]
     Forbidden(&'static str),
@@ -80,6 +94,9 @@ pub enum DomainError {
     /// 413 over `per_volume_gigabytes`.
     #[error("VolumeSizeExceedsLimit: Requested volume size {requested}G is larger than maximum allowed limit {limit}G.")]
     SizeExceedsLimit { requested: i64, limit: i64 },
+    /// 503 with the message as given (no backup repository is configured).
+    #[error("{0}")]
+    ServiceUnavailable(String),
     /// 500 with the reason: the storage side failed a synchronous request (an export).
     #[error("{0}")]
     Storage(String),
@@ -106,6 +123,10 @@ impl DomainError {
 
     pub fn type_not_found(id: &str) -> Self {
         DomainError::NotFound(format!("Volume type {id} could not be found."))
+    }
+
+    pub fn backup_not_found(id: &str) -> Self {
+        DomainError::NotFound(format!("Backup {id} could not be found."))
     }
 
     pub fn snapshot_not_found(id: &str) -> Self {

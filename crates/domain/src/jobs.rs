@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::volume::VolumeStatus;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobKind {
@@ -38,6 +40,28 @@ pub enum JobKind {
     DeleteSnapshot {
         backend: String,
     },
+    /// The subject is the backup: reads the volume (through a temporary snapshot) or the
+    /// snapshot into the repository. `volume_back_to` is the status the volume gets back
+    /// when it was put in `backing-up`.
+    CreateBackup {
+        backend: String,
+        volume_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        volume_back_to: Option<VolumeStatus>,
+    },
+    /// Writes the backup (the subject) into `volume_id`, creating its storage first when
+    /// the restore made a new volume.
+    RestoreBackup {
+        backend: String,
+        volume_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        new_volume_gib: Option<i64>,
+    },
+    DeleteBackup,
 }
 
 /// The data a new volume starts with.
@@ -57,10 +81,21 @@ impl JobKind {
             JobKind::RevertVolume { .. } => "revert_volume",
             JobKind::CreateSnapshot { .. } => "create_snapshot",
             JobKind::DeleteSnapshot { .. } => "delete_snapshot",
+            JobKind::CreateBackup { .. } => "create_backup",
+            JobKind::RestoreBackup { .. } => "restore_backup",
+            JobKind::DeleteBackup => "delete_backup",
         }
     }
 
-    /// Whether the job's subject is a snapshot (else a volume).
+    /// Whether the job's subject is a backup.
+    pub fn on_backup(&self) -> bool {
+        matches!(
+            self,
+            JobKind::CreateBackup { .. } | JobKind::RestoreBackup { .. } | JobKind::DeleteBackup
+        )
+    }
+
+    /// Whether the job's subject is a snapshot (else a volume or a backup).
     pub fn on_snapshot(&self) -> bool {
         matches!(
             self,

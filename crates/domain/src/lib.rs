@@ -4,6 +4,7 @@
 
 pub mod attach;
 pub mod backends;
+pub mod backup;
 pub mod context;
 pub mod error;
 pub mod jobs;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use crate::backup::{BackupRecords, BackupStore};
 use crate::error::QuotaExceeded;
 use crate::jobs::Job;
 use crate::metadata::Metadata;

@@ -4,11 +4,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use basalt_backup::Repository;
 use basalt_domain::attach::AttachService;
 use basalt_domain::backends::OperatorService;
+use basalt_domain::backup::{BackupRecords, BackupService};
 use basalt_domain::ports::{
-    ExportStore, JobStore, QosStore, QuotaStore, ServiceStore, SnapshotStore, TransferStore,
-    VolumeStore, VolumeTypeStore,
+    BackupStore, ExportStore, JobStore, QosStore, QuotaStore, ServiceStore, SnapshotStore,
+    TransferStore, VolumeStore, VolumeTypeStore,
 };
 use basalt_domain::qos::QosService;
 use basalt_domain::quota::QuotaService;
@@ -19,6 +21,8 @@ use basalt_domain::volume_type::TypeService;
 use basalt_domain::DomainSettings;
 use tokio::sync::Notify;
 
+use crate::backup_jobs::BackupJobs;
+use crate::backup_records::RepositoryRecords;
 use crate::exporter::{Exporters, Protocol};
 use crate::heartbeat::{BackendService, Heartbeat};
 use crate::manager::VolumeManager;
@@ -43,9 +47,11 @@ pub struct BlockServices {
     /// Reports the services and their pools; run `beat` once before serving, then `spawn`.
     pub heartbeat: Arc<Heartbeat>,
     pub transfers: Arc<TransferService>,
+    pub backups: Arc<BackupService>,
     pub runner: Arc<JobRunner>,
 }
 
+/// The block-storage services without a backup repository (backups answer 503).
 pub fn assemble<S>(
     store: Arc<S>,
     manager: Arc<VolumeManager>,
@@ -55,6 +61,31 @@ pub fn assemble<S>(
 ) -> BlockServices
 where
     S: VolumeStore
+        + SnapshotStore
+        + BackupStore
+        + ExportStore
+        + JobStore
+        + QuotaStore
+        + VolumeTypeStore
+        + QosStore
+        + ServiceStore
+        + TransferStore,
+{
+    assemble_with_backups(store, manager, settings, runner, protocols, None)
+}
+
+/// The block-storage services, with backups kept in `backups` when given.
+pub fn assemble_with_backups<S>(
+    store: Arc<S>,
+    manager: Arc<VolumeManager>,
+    settings: DomainSettings,
+    runner: RunnerSettings,
+    protocols: Protocols,
+    backups: Option<Repository>,
+) -> BlockServices
+where
+    S: VolumeStore
+        + BackupStore
         + SnapshotStore
         + ExportStore
         + JobStore
@@ -89,7 +120,7 @@ where
             store.clone(),
             store.clone(),
             quotas.clone(),
-            settings,
+            settings.clone(),
             signal.clone(),
         )
         .with_capacity(manager.clone())
@@ -120,12 +151,28 @@ where
         )
         .with_qos(qos.clone()),
     );
+    let records = backups
+        .clone()
+        .map(|r| Arc::new(RepositoryRecords::new(r)) as Arc<dyn BackupRecords>);
+    let backup_service = Arc::new(BackupService::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        quotas.clone(),
+        settings,
+        records,
+        signal.clone(),
+    ));
+    let backup_jobs = backups.map(|r| Arc::new(BackupJobs::new(r, manager.clone())));
     let runner = JobRunner::new(
         store,
         volumes.clone(),
         snapshots.clone(),
         attach.clone(),
         manager,
+        (backup_service.clone(), backup_jobs),
         signal,
         runner,
     );
@@ -139,6 +186,7 @@ where
         operator,
         heartbeat,
         transfers,
+        backups: backup_service,
         runner,
     }
 }

@@ -3,6 +3,8 @@
 //! the same transaction as the status change. Nothing here decides a status.
 
 mod assemble;
+mod backup_jobs;
+mod backup_records;
 mod exporter;
 mod heartbeat;
 mod iscsi;
@@ -12,7 +14,11 @@ mod nbd_export;
 mod reconciler;
 mod runner;
 
-pub use assemble::{assemble, BlockServices, Protocols, REPORT_INTERVAL, SERVICE_DOWN_TIME};
+pub use assemble::{
+    assemble, assemble_with_backups, BlockServices, Protocols, REPORT_INTERVAL, SERVICE_DOWN_TIME,
+};
+pub use backup_jobs::BackupJobs;
+pub use backup_records::RepositoryRecords;
 pub use exporter::{Exporters, Protocol};
 pub use heartbeat::{BackendService, Heartbeat};
 pub use iscsi::{TgtIscsi, TgtSettings, MAX_CONTROL_PORT};

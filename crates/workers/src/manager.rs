@@ -99,6 +99,13 @@ impl VolumeManager {
                 let b = self.on(backend)?;
                 b.delete_snapshot(id).await.map_err(|e| explain(backend, e))
             }
+            // The runner gives these to `BackupJobs`.
+            JobKind::CreateBackup { .. }
+            | JobKind::RestoreBackup { .. }
+            | JobKind::DeleteBackup => Err(Failure::Permanent(format!(
+                "{} runs on the backup repository",
+                job.kind.name()
+            ))),
         }
     }
 }
@@ -122,7 +129,7 @@ fn gib(n: i64) -> Result<u64, Failure> {
 }
 
 /// What the user reads for each storage failure.
-fn explain(backend: &str, e: StorageError) -> Failure {
+pub(crate) fn explain(backend: &str, e: StorageError) -> Failure {
     match e {
         StorageError::InsufficientCapacity {
             requested_gib,

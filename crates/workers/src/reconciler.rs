@@ -1,10 +1,11 @@
 //! The reconciler: at start-up every lease of the previous process is released (its jobs run
-//! again) and stranded volumes and snapshots are failed; then, periodically, leases of dead
+//! again) and stranded volumes, snapshots and backups are failed; then, periodically, leases of dead
 //! workers expire and the same check runs again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use basalt_domain::backup::BackupService;
 use basalt_domain::snapshot::SnapshotService;
 use basalt_domain::volume::VolumeService;
 use tokio::sync::watch;
@@ -12,6 +13,7 @@ use tokio::sync::watch;
 pub fn spawn_reconciler(
     volumes: Arc<VolumeService>,
     snapshots: Arc<SnapshotService>,
+    backups: Arc<BackupService>,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
@@ -26,6 +28,9 @@ pub fn spawn_reconciler(
             }
             if let Err(e) = snapshots.reconcile().await {
                 tracing::error!(error = %e, "snapshot reconciliation failed");
+            }
+            if let Err(e) = backups.reconcile().await {
+                tracing::error!(error = %e, "backup reconciliation failed");
             }
         }
     })

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use basalt_domain::attach::AttachService;
+use basalt_domain::backup::{BackupDone, BackupService};
 use basalt_domain::jobs::{Job, JobKind};
 use basalt_domain::ports::JobStore;
 use basalt_domain::snapshot::SnapshotService;
@@ -13,6 +14,7 @@ use basalt_domain::volume::VolumeService;
 use chrono::Utc;
 use tokio::sync::{watch, Notify};
 
+use crate::backup_jobs::BackupJobs;
 use crate::manager::{Failure, VolumeManager};
 
 #[derive(Debug, Clone)]
@@ -43,18 +45,29 @@ pub struct JobRunner {
     snapshots: Arc<SnapshotService>,
     attach: Arc<AttachService>,
     manager: Arc<VolumeManager>,
+    backups: Arc<BackupService>,
+    /// None when no backup repository is configured: backup jobs then fail with a reason.
+    backup_jobs: Option<Arc<BackupJobs>>,
     signal: Arc<Notify>,
     settings: RunnerSettings,
     owner: String,
 }
 
+/// Where a job's backup figures go (only backup jobs have any).
+type Outcome = Result<Option<BackupDone>, String>;
+
 impl JobRunner {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the services jobs report to; assembled once in workers::assemble"
+    )]
     pub fn new(
         jobs: Arc<dyn JobStore>,
         volumes: Arc<VolumeService>,
         snapshots: Arc<SnapshotService>,
         attach: Arc<AttachService>,
         manager: Arc<VolumeManager>,
+        (backups, backup_jobs): (Arc<BackupService>, Option<Arc<BackupJobs>>),
         signal: Arc<Notify>,
         settings: RunnerSettings,
     ) -> Arc<Self> {
@@ -64,6 +77,8 @@ impl JobRunner {
             snapshots,
             attach,
             manager,
+            backups,
+            backup_jobs,
             signal,
             settings,
             owner: format!("runner-{}", uuid::Uuid::new_v4()),
@@ -98,12 +113,12 @@ impl JobRunner {
     async fn execute(&self, job: Job) {
         let started = std::time::Instant::now();
         let outcome = match self.before(&job).await {
-            Ok(()) => self.manager.run(&job).await,
+            Ok(()) => self.work(&job).await,
             Err(e) => Err(Failure::Transient(e.to_string())),
         };
         let kind = job.kind.name();
         let reported = match outcome {
-            Ok(()) => self.complete(&job, Ok(())).await,
+            Ok(done) => self.complete(&job, Ok(done)).await,
             Err(Failure::Permanent(reason)) => {
                 tracing::warn!(subject = %job.subject_id, job = kind, %reason, "job failed");
                 self.complete(&job, Err(reason)).await
@@ -146,16 +161,33 @@ impl JobRunner {
         Ok(())
     }
 
+    /// The storage work: backups on the repository, everything else on the backend.
+    async fn work(&self, job: &Job) -> Result<Option<BackupDone>, Failure> {
+        if !job.kind.on_backup() {
+            return self.manager.run(job).await.map(|()| None);
+        }
+        match &self.backup_jobs {
+            Some(b) => b.run(job).await.map(Some),
+            None => Err(Failure::Permanent(
+                "No backup repository is configured on this host.".into(),
+            )),
+        }
+    }
+
     /// Reports the outcome to the service that owns the job's subject.
     async fn complete(
         &self,
         job: &Job,
-        outcome: Result<(), String>,
+        outcome: Outcome,
     ) -> Result<(), basalt_domain::DomainError> {
-        if job.kind.on_snapshot() {
-            self.snapshots.complete(job, outcome).await
+        if job.kind.on_backup() {
+            self.backups
+                .complete(job, outcome.map(Option::unwrap_or_default))
+                .await
+        } else if job.kind.on_snapshot() {
+            self.snapshots.complete(job, outcome.map(|_| ())).await
         } else {
-            self.volumes.complete(job, outcome).await
+            self.volumes.complete(job, outcome.map(|_| ())).await
         }
     }
 

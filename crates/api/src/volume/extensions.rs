@@ -78,6 +78,12 @@ pub const EXTENSIONS: &[Extension] = &[
         "2014-09-07T00:00:00+00:00",
     ),
     ext(
+        "backups",
+        "Backups",
+        "Backups support.",
+        "2012-12-12T00:00:00+00:00",
+    ),
+    ext(
         "encryption",
         "VolumeTypeEncryption",
         "Encryption support for volume types.",

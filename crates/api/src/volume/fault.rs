@@ -26,6 +26,8 @@ pub enum ApiError {
     OverLimit(String),
     BadMediaType,
     Internal,
+    /// 503: a service Basalt does not run here (no backup repository).
+    ServiceUnavailable(String),
     /// A 500 whose reason the user may read (a backend refused a synchronous request).
     Backend(String),
 }
@@ -61,6 +63,11 @@ impl ApiError {
                     .into(),
             ),
             Backend(m) => (StatusCode::INTERNAL_SERVER_ERROR, "computeFault", m.clone()),
+            ServiceUnavailable(m) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "serviceUnavailable",
+                m.clone(),
+            ),
         }
     }
 }
@@ -85,6 +92,8 @@ impl From<DomainError> for ApiError {
             | DomainError::InvalidVolume(_)
             | DomainError::InvalidSnapshot(_)
             | DomainError::InvalidAuthKey(_) => ApiError::BadRequest(e.to_string()),
+            DomainError::InvalidBackup(_) => ApiError::BadRequest(e.to_string()),
+            DomainError::ServiceUnavailable(m) => ApiError::ServiceUnavailable(m),
             DomainError::Forbidden(_) => ApiError::Forbidden(e.to_string()),
             DomainError::NotFound(m) => ApiError::NotFound(m),
             DomainError::Conflict(m) => ApiError::Conflict(m),

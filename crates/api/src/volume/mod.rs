@@ -4,6 +4,10 @@
 mod actions;
 mod attach_actions;
 mod auth;
+mod backup_actions;
+mod backup_requests;
+mod backup_views;
+mod backups;
 mod extensions;
 mod extra_specs;
 mod fault;
@@ -58,6 +62,7 @@ fn project_routes() -> Router<ApiState> {
         .route("/{project_id}/limits", get(limits::show))
         .merge(volume_routes())
         .merge(snapshot_routes())
+        .merge(backup_routes())
         .merge(quota_routes())
         .merge(type_routes())
         .merge(qos_routes())
@@ -201,6 +206,35 @@ fn volume_routes() -> Router<ApiState> {
             get(metadata::show)
                 .put(metadata::set)
                 .delete(metadata::delete),
+        )
+}
+
+fn backup_routes() -> Router<ApiState> {
+    Router::new()
+        .route(
+            "/{project_id}/backups",
+            get(backups::list).post(backups::create),
+        )
+        .route("/{project_id}/backups/detail", get(backups::detail))
+        .route(
+            "/{project_id}/backups/import_record",
+            post(backup_actions::import_record),
+        )
+        .route(
+            "/{project_id}/backups/{id}",
+            get(backups::show).delete(backups::delete),
+        )
+        .route(
+            "/{project_id}/backups/{id}/restore",
+            post(backup_actions::restore),
+        )
+        .route(
+            "/{project_id}/backups/{id}/export_record",
+            get(backup_actions::export_record),
+        )
+        .route(
+            "/{project_id}/backups/{id}/action",
+            post(backup_actions::act),
         )
 }
 

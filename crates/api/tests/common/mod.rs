@@ -17,7 +17,7 @@ use basalt_domain::volume::VolumeService;
 use basalt_domain::{BackendPlacement, DomainSettings};
 use basalt_identity::{CatalogSettings, EndpointUrls, Identity, IdentitySettings, PasswordHasher};
 use basalt_storage::{BlockBackend, FileBackend};
-use basalt_workers::{assemble, Backends, BlockServices, JobRunner, RunnerSettings};
+use basalt_workers::{assemble_with_backups, Backends, BlockServices, JobRunner, RunnerSettings};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -38,6 +38,8 @@ pub struct App {
     pub heartbeat: Arc<basalt_workers::Heartbeat>,
     /// Where the file backend keeps volume files.
     pub volume_dir: std::path::PathBuf,
+    /// The backup repository's directory.
+    pub backup_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -104,6 +106,7 @@ pub async fn app_with_backends(specs: &[(&str, &str, f64)]) -> App {
             availability_zone: zone.to_string(),
         });
     }
+    let backup_dir = dir.path().join("backups");
     let settings = DomainSettings {
         host: "testhost".into(),
         default_availability_zone: specs[0].1.into(),
@@ -120,13 +123,15 @@ pub async fn app_with_backends(specs: &[(&str, &str, f64)]) -> App {
         operator,
         heartbeat,
         transfers,
+        backups,
         runner,
-    } = assemble(
+    } = assemble_with_backups(
         db.block_store(),
         Arc::new(basalt_workers::VolumeManager::new(backends)),
         settings,
         RunnerSettings::default(),
         basalt_workers::Protocols::new(),
+        Some(basalt_backup::Repository::open_or_create(&backup_dir, 1 << 20).unwrap()),
     );
     volumes.ensure_default_type().await.unwrap();
     heartbeat.beat().await;
@@ -134,6 +139,7 @@ pub async fn app_with_backends(specs: &[(&str, &str, f64)]) -> App {
         identity: identity.clone(),
         volumes: volumes.clone(),
         snapshots: snapshots.clone(),
+        backups,
         attach: attach.clone(),
         quotas: quotas.clone(),
         types,
@@ -157,6 +163,7 @@ pub async fn app_with_backends(specs: &[(&str, &str, f64)]) -> App {
         runner,
         heartbeat,
         volume_dir,
+        backup_dir,
         _dir: dir,
     }
 }

@@ -3,6 +3,10 @@
 //! Write transactions start with `BEGIN IMMEDIATE`, taking SQLite's write lock first, so that a
 //! quota claim's count and the insert that consumes it cannot interleave with another writer.
 
+mod backup_list;
+mod backup_rows;
+mod backup_usage;
+mod backups;
 mod claim;
 mod exports;
 mod jobs;

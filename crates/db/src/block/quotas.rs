@@ -34,12 +34,14 @@ impl QuotaStore for SqlBlockStore {
             u.gigabytes += gib;
             u.per_type.insert(ty, (volumes, gib, snapshots));
         }
+        let mut conn = self.pool.acquire().await.map_err(err)?;
+        (u.backups, u.backup_gigabytes) = super::backup_usage::usage(&mut conn, project_id).await?;
         Ok(u)
     }
 
     async fn recount_usage(&self) -> Result<u64, StoreError> {
         let mut tx = self.write_tx().await.map_err(err)?;
-        let wrong = claim::recount(&mut tx).await?;
+        let wrong = claim::recount(&mut tx).await? + super::backup_usage::recount(&mut tx).await?;
         tx.commit().await.map_err(err)?;
         Ok(wrong)
     }

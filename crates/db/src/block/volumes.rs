@@ -23,15 +23,38 @@ use crate::error::store_err_domain as err;
 pub(crate) const NOT_MIGRATING: &str =
     "(migration_status IS NULL OR migration_status IN ('deleting', 'error', 'success'))";
 
-/// The volume's row and its metadata.
-async fn insert_volume(conn: &mut SqliteConnection, v: &Volume) -> Result<(), StoreError> {
+pub(crate) async fn insert_job(conn: &mut SqliteConnection, job: &Job) -> Result<(), StoreError> {
+    let payload =
+        serde_json::to_string(&job.kind).map_err(|e| StoreError::Backend(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO jobs (id, subject_id, kind, payload, attempts, run_after, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&job.id)
+    .bind(&job.subject_id)
+    .bind(job.kind.name())
+    .bind(payload)
+    .bind(i64::from(job.attempts))
+    .bind(micros(job.run_after))
+    .bind(micros(Utc::now()))
+    .execute(&mut *conn)
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
+/// Inserts a volume row and its metadata (a create, or a restore to a new volume).
+pub(crate) async fn insert_volume(
+    conn: &mut SqliteConnection,
+    v: &Volume,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO volumes (id, project_id, user_id, display_name, display_description, \
-             size, new_size, status, attach_status, migration_status, availability_zone, \
-             volume_type_id, snapshot_id, source_volid, bootable, multiattach, encrypted, \
-             replication_status, consistencygroup_id, group_id, host, use_quota, status_reason, \
-             created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         size, new_size, status, attach_status, migration_status, availability_zone, \
+         volume_type_id, snapshot_id, source_volid, bootable, multiattach, encrypted, \
+         replication_status, consistencygroup_id, group_id, host, use_quota, status_reason, \
+         created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&v.id)
     .bind(&v.project_id)
@@ -61,26 +84,7 @@ async fn insert_volume(conn: &mut SqliteConnection, v: &Volume) -> Result<(), St
     .execute(&mut *conn)
     .await
     .map_err(err)?;
-    VOLUME_METADATA.upsert(conn, &v.id, &v.metadata).await
-}
-
-pub(crate) async fn insert_job(conn: &mut SqliteConnection, job: &Job) -> Result<(), StoreError> {
-    let payload =
-        serde_json::to_string(&job.kind).map_err(|e| StoreError::Backend(e.to_string()))?;
-    sqlx::query(
-        "INSERT INTO jobs (id, subject_id, kind, payload, attempts, run_after, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&job.id)
-    .bind(&job.subject_id)
-    .bind(job.kind.name())
-    .bind(payload)
-    .bind(i64::from(job.attempts))
-    .bind(micros(job.run_after))
-    .bind(micros(Utc::now()))
-    .execute(&mut *conn)
-    .await
-    .map_err(err)?;
+    VOLUME_METADATA.upsert(conn, &v.id, &v.metadata).await?;
     Ok(())
 }
 

@@ -250,6 +250,25 @@ impl QuotaService {
         })
     }
 
+    /// The claim for `backups` new backups of `gigabytes` GiB in all.
+    pub async fn backup_claim(
+        &self,
+        project_id: &str,
+        backups: i64,
+        gigabytes: i64,
+    ) -> Result<crate::backup::BackupClaim, DomainError> {
+        let set = self.effective(project_id).await?;
+        let entry = |name: &str, delta: i64| {
+            let limit = set.get(name).copied().unwrap_or(-1);
+            (name.to_owned(), delta, limit)
+        };
+        Ok(crate::backup::BackupClaim {
+            project_id: project_id.to_owned(),
+            backups: entry("backups", backups),
+            backup_gigabytes: entry("backup_gigabytes", gigabytes),
+        })
+    }
+
     /// The claim for `volumes` new volumes and `snapshots` new snapshots totalling `gigabytes`
     /// GiB of type `ty`, checked first against `per_volume_gigabytes` (a request, not a usage,
     /// limit) when `per_volume_size` is given.
