@@ -52,6 +52,10 @@ pub enum JobKind {
         parent_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         volume_back_to: Option<VolumeStatus>,
+        /// The volume's latest backup before this one: where a backend that shares blocks
+        /// kept the snapshot this backup may diff against, dropped once this one is taken.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        supersedes: Option<String>,
     },
     /// Writes the backup (the subject) into `volume_id`, creating its storage first when
     /// the restore made a new volume.
@@ -62,6 +66,34 @@ pub enum JobKind {
         new_volume_gib: Option<i64>,
     },
     DeleteBackup,
+    /// Makes the backend's file `source_name` the volume (the subject), grown to `size_gib`.
+    ManageVolume {
+        backend: String,
+        source_name: String,
+        size_gib: i64,
+    },
+    /// Copies the volume (the subject) to `to_backend`, where it lives from then on as
+    /// `to_host`, with type `new_type_id` when a retype asked for the move.
+    MigrateVolume {
+        from_backend: String,
+        to_backend: String,
+        to_host: String,
+        to_zone: String,
+        size_gib: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        new_type_id: Option<String>,
+    },
+    /// Removes the copy of the volume (the subject) a migration left on `backend`: the
+    /// source after a success, the destination after a failure.
+    DropVolumeCopy {
+        backend: String,
+    },
+    /// Makes the backend's file `source_name` the snapshot (the subject).
+    ManageSnapshot {
+        backend: String,
+        source_name: String,
+        size_gib: i64,
+    },
 }
 
 /// The data a new volume starts with.
@@ -84,6 +116,10 @@ impl JobKind {
             JobKind::CreateBackup { .. } => "create_backup",
             JobKind::RestoreBackup { .. } => "restore_backup",
             JobKind::DeleteBackup => "delete_backup",
+            JobKind::ManageVolume { .. } => "manage_volume",
+            JobKind::ManageSnapshot { .. } => "manage_snapshot",
+            JobKind::MigrateVolume { .. } => "migrate_volume",
+            JobKind::DropVolumeCopy { .. } => "drop_volume_copy",
         }
     }
 
@@ -99,7 +135,9 @@ impl JobKind {
     pub fn on_snapshot(&self) -> bool {
         matches!(
             self,
-            JobKind::CreateSnapshot { .. } | JobKind::DeleteSnapshot { .. }
+            JobKind::CreateSnapshot { .. }
+                | JobKind::DeleteSnapshot { .. }
+                | JobKind::ManageSnapshot { .. }
         )
     }
 }

@@ -115,6 +115,14 @@ pub struct Changes {
     pub add_attachment: Option<Attachment>,
     /// The attachment must exist (else the transition fails) and is removed.
     pub remove_attachment: Option<String>,
+    /// `Some(None)` clears the migration status.
+    pub migration_status: Option<Option<String>>,
+    /// A retype: the volume's new type (per-type quota usage follows the row).
+    pub volume_type_id: Option<String>,
+    /// A migration to a backend of another zone.
+    pub availability_zone: Option<String>,
+    /// Every attachment record goes (an admin's reset to `detached`).
+    pub remove_all_attachments: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +134,12 @@ pub struct Transition {
     pub require_detached: bool,
     /// Also require that no migration is running.
     pub require_not_migrating: bool,
+    /// Also require `attach_status <> attached` (a forced delete).
+    pub require_not_attached: bool,
+    /// Also require that no job works on the volume (its work would race the new one).
+    pub require_no_job: bool,
+    /// Also require the migration status to be one of these (`None`: no condition).
+    pub migration_in: Option<Vec<String>>,
     pub snapshots: SnapshotRule,
     /// A status change of one of the volume's snapshots, in the same transaction.
     pub snapshot: Option<SnapshotChange>,
@@ -144,6 +158,9 @@ impl Transition {
             from: from.to_vec(),
             require_detached: false,
             require_not_migrating: false,
+            require_not_attached: false,
+            require_no_job: false,
+            migration_in: None,
             snapshots: SnapshotRule::Ignore,
             snapshot: None,
             to,
@@ -339,6 +356,14 @@ pub trait JobStore: Send + Sync + 'static {
         run_after: DateTime<Utc>,
         error: &str,
     ) -> Result<(), StoreError>;
+    /// Extends the lease `owner` holds on a job still running; false when it no longer
+    /// holds it (the job was released or finished meanwhile).
+    async fn renew_lease(
+        &self,
+        job_id: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
     /// Jobs whose lease expired (their worker died) become runnable again.
     async fn release_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Every job lease, whatever its expiry, is released (a single node restarting).

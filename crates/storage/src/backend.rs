@@ -141,6 +141,46 @@ pub trait BlockBackend: Send + Sync + 'static {
     /// The largest volume this backend could ever hold, empty, in GiB: a request above it can
     /// be refused at once instead of failing later.
     async fn largest_volume_gib(&self) -> Result<u64, StorageError>;
+
+    /// The byte ranges of snapshot `snapshot` whose data may differ from snapshot `base`'s
+    /// (regions past `base`'s end included), when the backend can tell without reading the
+    /// data (blocks shared by reflink); `None` when it cannot, and the caller must compare
+    /// the data itself. Lets an incremental backup read only what changed.
+    /// Errors: [`StorageError::SnapshotNotFound`] for either.
+    async fn changed_ranges(
+        &self,
+        base: &str,
+        snapshot: &str,
+    ) -> Result<Option<Vec<std::ops::Range<u64>>>, StorageError> {
+        let _ = (base, snapshot);
+        Ok(None)
+    }
+
+    /// Every regular, non-hidden file of the backend as `(name, size in bytes)`: its volumes'
+    /// and snapshots' and any other an operator put there (what manage lists).
+    async fn list_files(&self) -> Result<Vec<(String, u64)>, StorageError> {
+        Ok(vec![])
+    }
+
+    /// Makes the backend's file `source` volume `name` of `size_gib` GiB: renamed into place
+    /// and grown to the size when smaller. A retry that finds volume `name` of that size
+    /// succeeds. Errors: [`StorageError::NotFound`] for a missing source (or a name that
+    /// could leave the backend), [`StorageError::InvalidSize`] when the file is larger.
+    async fn adopt(&self, source: &str, name: &str, size_gib: u64) -> Result<(), StorageError> {
+        let _ = (name, size_gib);
+        Err(StorageError::NotFound(source.to_owned()))
+    }
+
+    /// As [`adopt`](Self::adopt), making the file snapshot `name`.
+    async fn adopt_snapshot(
+        &self,
+        source: &str,
+        name: &str,
+        size_gib: u64,
+    ) -> Result<(), StorageError> {
+        let _ = (name, size_gib);
+        Err(StorageError::NotFound(source.to_owned()))
+    }
 }
 
 /// Checks that `name` is safe to use as a file or object name: 1 to [`MAX_NAME_LEN`] ASCII

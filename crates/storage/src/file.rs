@@ -3,8 +3,10 @@
 //! real name only when complete (temp file, fsync, rename, fsync of the directory), so a crash
 //! never leaves a half-made volume or snapshot behind.
 
+mod adopt;
 mod copies;
 mod disk;
+mod extents;
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -289,6 +291,56 @@ impl BlockBackend for FileBackend {
                     empty.total_bytes as f64 * (1.0 - reserved) * empty.max_over_subscription_ratio;
                 (bytes / GIB as f64).floor() as u64
             })
+    }
+
+    async fn changed_ranges(
+        &self,
+        base: &str,
+        snapshot: &str,
+    ) -> Result<Option<Vec<std::ops::Range<u64>>>, StorageError> {
+        // Without reflink every snapshot owns its blocks: the maps say nothing.
+        if !self.inner.reflink {
+            return Ok(None);
+        }
+        self.blocking_pair(base, snapshot, |inner, base, snapshot| {
+            let open = |name: &str| {
+                File::open(inner.path(&snapshot_file(name)))
+                    .map_err(not_found_as(StorageError::SnapshotNotFound, name))
+            };
+            let (a, b) = (open(base)?, open(snapshot)?);
+            let size = b.metadata()?.len();
+            let ranges = extents::differing(&extents::extents(&a)?, &extents::extents(&b)?, size);
+            Ok(Some(ranges))
+        })
+        .await
+    }
+
+    async fn list_files(&self) -> Result<Vec<(String, u64)>, StorageError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || adopt::list_files(&inner.dir))
+            .await
+            .map_err(|e| StorageError::Io(io::Error::other(e)))?
+    }
+
+    async fn adopt(&self, source: &str, name: &str, size_gib: u64) -> Result<(), StorageError> {
+        let source = adopt::plain_file_name(source)?.to_owned();
+        self.blocking(name, move |inner, name| {
+            inner.adopt(&source, name, size_gib)
+        })
+        .await
+    }
+
+    async fn adopt_snapshot(
+        &self,
+        source: &str,
+        name: &str,
+        size_gib: u64,
+    ) -> Result<(), StorageError> {
+        let source = adopt::plain_file_name(source)?.to_owned();
+        self.blocking(name, move |inner, name| {
+            inner.adopt_snapshot(&source, name, size_gib)
+        })
+        .await
     }
 }
 

@@ -8,6 +8,8 @@ use basalt_backup::Repository;
 use basalt_domain::attach::AttachService;
 use basalt_domain::backends::OperatorService;
 use basalt_domain::backup::{BackupRecords, BackupService};
+use basalt_domain::manage::ManageStore;
+use basalt_domain::migration::MigrationStore;
 use basalt_domain::ports::{
     BackupStore, ExportStore, JobStore, QosStore, QuotaStore, ServiceStore, SnapshotStore,
     TransferStore, VolumeStore, VolumeTypeStore,
@@ -69,7 +71,9 @@ where
         + VolumeTypeStore
         + QosStore
         + ServiceStore
-        + TransferStore,
+        + TransferStore
+        + ManageStore
+        + MigrationStore,
 {
     assemble_with_backups(store, manager, settings, runner, protocols, None)
 }
@@ -93,7 +97,9 @@ where
         + VolumeTypeStore
         + QosStore
         + ServiceStore
-        + TransferStore,
+        + TransferStore
+        + ManageStore
+        + MigrationStore,
 {
     let signal = Arc::new(Notify::new());
     let operator = Arc::new(OperatorService::new(store.clone(), SERVICE_DOWN_TIME));
@@ -124,16 +130,22 @@ where
             signal.clone(),
         )
         .with_capacity(manager.clone())
-        .with_scheduler(operator.clone()),
+        .with_scheduler(operator.clone())
+        .with_manage(store.clone(), manager.clone())
+        .with_migrations(store.clone()),
     );
-    let snapshots = Arc::new(SnapshotService::new(
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        quotas.clone(),
-        signal.clone(),
-    ));
+    manager.report_migrations_to(volumes.clone());
+    let snapshots = Arc::new(
+        SnapshotService::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            quotas.clone(),
+            signal.clone(),
+        )
+        .with_manage(store.clone()),
+    );
     let types = Arc::new(TypeService::new(store.clone()));
     let transfers = Arc::new(TransferService::new(
         store.clone(),
@@ -143,6 +155,9 @@ where
         quotas.clone(),
     ));
     let qos = Arc::new(QosService::new(store.clone(), store.clone()));
+    for p in protocols.values() {
+        p.enforce_qos(qos.clone());
+    }
     let attach = Arc::new(
         AttachService::new(
             store.clone(),

@@ -7,12 +7,15 @@ mod backup_jobs;
 mod backup_records;
 mod exporter;
 mod heartbeat;
+mod inventory;
 mod iscsi;
 mod iscsi_tgt;
 mod manager;
+mod migrate;
 mod nbd_export;
 mod reconciler;
 mod runner;
+mod throttle;
 
 pub use assemble::{
     assemble, assemble_with_backups, BlockServices, Protocols, REPORT_INTERVAL, SERVICE_DOWN_TIME,
@@ -23,6 +26,8 @@ pub use exporter::{Exporters, Protocol};
 pub use heartbeat::{BackendService, Heartbeat};
 pub use iscsi::{TgtIscsi, TgtSettings, MAX_CONTROL_PORT};
 pub use manager::{Backends, Failure, VolumeManager};
+pub use migrate::copy_volume;
 pub use nbd_export::NbdExporter;
 pub use reconciler::spawn_reconciler;
 pub use runner::{JobRunner, RunnerSettings};
+pub use throttle::Throttled;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use basalt_domain::jobs::{Job, JobKind, VolumeSource};
+use basalt_domain::migration::MigrationPhases;
 use basalt_domain::ports::Capacity;
 use basalt_storage::{BlockBackend, StorageError};
 
@@ -20,18 +21,57 @@ pub enum Failure {
 
 pub struct VolumeManager {
     backends: Backends,
+    /// Where a migration reports its phases (the volume service), set once assembled.
+    phases: std::sync::OnceLock<Arc<dyn MigrationPhases>>,
+    /// Held while a migration copies: one copy at a time, so that a job run again while
+    /// its first run still copies (an expired lease) waits, then finds the migration over.
+    pub(crate) copying: tokio::sync::Mutex<()>,
 }
 
 impl VolumeManager {
     pub fn new(backends: Backends) -> Self {
-        VolumeManager { backends }
+        VolumeManager {
+            backends,
+            phases: std::sync::OnceLock::new(),
+            copying: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Sends migration phases (`migrating`, `completing`) to `phases`.
+    pub fn report_migrations_to(&self, phases: Arc<dyn MigrationPhases>) {
+        let _ = self.phases.set(phases);
+    }
+
+    /// Whether the volume's migration is still under way (true when nobody can tell).
+    pub(crate) async fn still_migrating(&self, volume_id: &str) -> Result<bool, Failure> {
+        match self.phases.get() {
+            None => Ok(true),
+            Some(p) => p
+                .still_migrating(volume_id)
+                .await
+                .map_err(|e| Failure::Transient(e.to_string())),
+        }
+    }
+
+    /// Moves a volume's migration status `from` → `to`, if anyone listens.
+    pub(crate) async fn phase(&self, volume_id: &str, from: &str, to: &str) {
+        if let Some(p) = self.phases.get() {
+            if let Err(e) = p.migration_phase(volume_id, from, to).await {
+                tracing::warn!(volume = volume_id, error = %e, "migration phase not recorded");
+            }
+        }
     }
 
     pub fn backend(&self, name: &str) -> Option<&Arc<dyn BlockBackend>> {
         self.backends.get(name)
     }
 
-    fn on(&self, name: &str) -> Result<&Arc<dyn BlockBackend>, Failure> {
+    /// The names of the backends configured here.
+    pub fn backend_names(&self) -> Vec<String> {
+        self.backends.keys().cloned().collect()
+    }
+
+    pub(crate) fn on(&self, name: &str) -> Result<&Arc<dyn BlockBackend>, Failure> {
         self.backends.get(name).ok_or_else(|| {
             Failure::Permanent(format!("Backend '{name}' is not configured on this host."))
         })
@@ -98,6 +138,36 @@ impl VolumeManager {
                 }
                 let b = self.on(backend)?;
                 b.delete_snapshot(id).await.map_err(|e| explain(backend, e))
+            }
+            JobKind::ManageVolume {
+                backend,
+                source_name,
+                size_gib,
+            } => {
+                let b = self.on(backend)?;
+                b.adopt(source_name, id, gib(*size_gib)?)
+                    .await
+                    .map_err(|e| explain(backend, e))
+            }
+            JobKind::MigrateVolume {
+                from_backend,
+                to_backend,
+                size_gib,
+                ..
+            } => crate::migrate::run(self, id, from_backend, to_backend, gib(*size_gib)?).await,
+            JobKind::DropVolumeCopy { backend } => {
+                let b = self.on(backend)?;
+                b.delete(id).await.map_err(|e| explain(backend, e))
+            }
+            JobKind::ManageSnapshot {
+                backend,
+                source_name,
+                size_gib,
+            } => {
+                let b = self.on(backend)?;
+                b.adopt_snapshot(source_name, id, gib(*size_gib)?)
+                    .await
+                    .map_err(|e| explain(backend, e))
             }
             // The runner gives these to `BackupJobs`.
             JobKind::CreateBackup { .. }

@@ -1,8 +1,9 @@
 //! `POST /volumes/{id}/action`: the body names exactly one action (more or fewer keys is
 //! "Malformed request body", an unknown name "There is no such action: <name>", both before the
 //! volume is looked up, as in Cinder's dispatcher). Implemented: `os-extend`, `revert` from
-//! v3.40 (below that it does not exist, as in Cinder), and the attach and detach actions of
-//! [`super::attach_actions`].
+//! v3.40 (below that it does not exist, as in Cinder), the attach and detach actions of
+//! [`super::attach_actions`], the admin's of [`super::admin_actions`] and those that move a
+//! volume, in [`super::move_actions`].
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -10,10 +11,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::admin_actions::{self, AdminAction};
 use super::attach_actions::{self, AttachAction};
 use super::auth::Context;
 use super::fault::{ApiError, ApiResult};
 use super::microversion::ApiVersion;
+use super::move_actions::{self, MoveAction};
 use super::schema;
 use crate::state::ApiState;
 
@@ -25,6 +28,11 @@ enum Action {
     Revert,
     /// `os-reserve`, `os-attach`, `os-initialize_connection`, ...
     Attach(AttachAction),
+    /// `os-reset_status`, `os-force_delete`, `os-unmanage`: named here, parsed with their
+    /// arguments in [`dispatch`].
+    Admin,
+    /// `os-retype`, `os-migrate_volume`, `os-migrate_volume_completion`.
+    Move,
 }
 
 impl Action {
@@ -32,6 +40,8 @@ impl Action {
         match name {
             "os-extend" => Some(Action::Extend),
             "revert" if version.at_least(3, 40) => Some(Action::Revert),
+            "os-reset_status" | "os-force_delete" | "os-unmanage" => Some(Action::Admin),
+            other if MoveAction::named(other) => Some(Action::Move),
             other => AttachAction::named(other).map(Action::Attach),
         }
     }
@@ -116,6 +126,16 @@ pub async fn act(
         }
         Action::Attach(action) => {
             attach_actions::act(&state, &ctx.caller(), &id, action, args).await
+        }
+        Action::Admin => {
+            let (name, _) = single_action(&body)?;
+            let action = AdminAction::parse(name, args).expect("named by Action::named")?;
+            admin_actions::act(&state, &ctx.caller(), &id, action).await
+        }
+        Action::Move => {
+            let (name, _) = single_action(&body)?;
+            let action = MoveAction::parse(name, args).expect("named by Action::named")?;
+            move_actions::act(&state, &ctx.caller(), &id, action).await
         }
     }
 }

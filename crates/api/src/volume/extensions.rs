@@ -150,6 +150,36 @@ pub const EXTENSIONS: &[Extension] = &[
         "2011-11-03T00:00:00+00:00",
     ),
     ext(
+        "os-admin-actions",
+        "AdminActions",
+        "Enable admin actions.",
+        "2012-08-25T00:00:00+00:00",
+    ),
+    ext(
+        "os-volume-manage",
+        "VolumeManage",
+        "Allows existing backend storage to be 'managed' by Cinder.",
+        "2014-02-10T00:00:00+00:00",
+    ),
+    ext(
+        "os-volume-unmanage",
+        "VolumeUnmanage",
+        "Enable volume unmanage operation.",
+        "2012-05-31T00:00:00+00:00",
+    ),
+    ext(
+        "os-snapshot-manage",
+        "SnapshotManage",
+        "Allows existing backend storage to be 'managed' by Cinder.",
+        "2014-12-31T00:00:00+00:00",
+    ),
+    ext(
+        "os-snapshot-unmanage",
+        "SnapshotUnmanage",
+        "Enable volume unmanage operation.",
+        "2014-12-31T00:00:00+00:00",
+    ),
+    ext(
         "os-volume-actions",
         "VolumeActions",
         "Enable volume actions.",

@@ -2,6 +2,7 @@
 //! `/v3/{project_id}/...`, served by the same handlers; `/v3` adds microversions.
 
 mod actions;
+mod admin_actions;
 mod attach_actions;
 mod auth;
 mod backup_actions;
@@ -13,8 +14,11 @@ mod extra_specs;
 mod fault;
 mod limits;
 mod links;
+mod manage;
+mod manage_requests;
 mod metadata;
 mod microversion;
+mod move_actions;
 mod operator;
 mod qos;
 mod quotas;
@@ -68,6 +72,27 @@ fn project_routes() -> Router<ApiState> {
         .merge(qos_routes())
         .merge(transfer_routes())
         .merge(operator_routes())
+        .merge(manage_routes())
+}
+
+fn manage_routes() -> Router<ApiState> {
+    Router::new()
+        .route(
+            "/{project_id}/os-volume-manage",
+            get(manage::list_volumes).post(manage::manage_volume),
+        )
+        .route(
+            "/{project_id}/os-volume-manage/detail",
+            get(manage::detail_volumes),
+        )
+        .route(
+            "/{project_id}/os-snapshot-manage",
+            get(manage::list_snapshots).post(manage::manage_snapshot),
+        )
+        .route(
+            "/{project_id}/os-snapshot-manage/detail",
+            get(manage::detail_snapshots),
+        )
 }
 
 fn operator_routes() -> Router<ApiState> {

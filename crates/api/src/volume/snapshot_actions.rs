@@ -1,5 +1,5 @@
 //! `POST /snapshots/{id}/action`: exactly one action per body, as for volumes. Implemented:
-//! `os-reset_status` and `os-force_delete` (admin), `os-update_snapshot_status` (the owner's
+//! `os-reset_status`, `os-force_delete` and `os-unmanage` (admin), `os-update_snapshot_status` (the owner's
 //! progress reports). Bodies are checked against Cinder's schemas before the snapshot is
 //! looked up or the caller's role is checked.
 
@@ -18,6 +18,7 @@ use crate::state::ApiState;
 const RESET_STATUS: &str = "os-reset_status";
 const FORCE_DELETE: &str = "os-force_delete";
 const UPDATE_STATUS: &str = "os-update_snapshot_status";
+const UNMANAGE: &str = "os-unmanage";
 
 /// Cinder's `SnapshotStatus.ALL`, in its order, for the reset-status message.
 const CINDER_ORDER: [SnapshotStatus; 10] = [
@@ -38,6 +39,7 @@ enum Action {
     /// The new status, lower-cased.
     ResetStatus(SnapshotStatus),
     ForceDelete,
+    Unmanage,
     UpdateStatus {
         status: String,
         progress: Option<String>,
@@ -122,6 +124,7 @@ fn parse(body: &Value) -> ApiResult<Action> {
         RESET_STATUS => reset_status(args).map(Action::ResetStatus),
         // Cinder takes any body here (`{}` or `null`).
         FORCE_DELETE => Ok(Action::ForceDelete),
+        UNMANAGE => Ok(Action::Unmanage),
         UPDATE_STATUS => update_status(args),
         other => Err(no_such_action(other)),
     }
@@ -144,6 +147,7 @@ pub async fn act(
                 .await?
         }
         Action::ForceDelete => state.snapshots.force_delete(&caller, &id).await?,
+        Action::Unmanage => state.snapshots.unmanage(&caller, &id).await?,
         Action::UpdateStatus { status, progress } => {
             state
                 .snapshots
@@ -175,8 +179,12 @@ mod tests {
             "Malformed request body"
         );
         assert_eq!(
-            message(parse(&json!({"os-unmanage": null}))),
-            "There is no such action: os-unmanage"
+            message(parse(&json!({"os-bogus": null}))),
+            "There is no such action: os-bogus"
+        );
+        assert_eq!(
+            parse(&json!({"os-unmanage": null})).unwrap(),
+            Action::Unmanage
         );
         assert_eq!(
             parse(&json!({"os-force_delete": null})).unwrap(),

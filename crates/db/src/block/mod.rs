@@ -12,6 +12,7 @@ mod exports;
 mod jobs;
 mod keyset;
 mod metadata_rows;
+mod migrating;
 mod qos;
 mod quotas;
 mod rows;
@@ -21,6 +22,7 @@ mod snapshot_rows;
 mod snapshots;
 mod transfers;
 mod types;
+mod unmanage;
 mod volume_list;
 mod volumes;
 

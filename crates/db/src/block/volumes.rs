@@ -344,6 +344,15 @@ impl VolumeStore for SqlBlockStore {
         if let Some(boot) = c.bootable {
             b.push(", bootable = ").push_bind(boot);
         }
+        if let Some(m) = &c.migration_status {
+            b.push(", migration_status = ").push_bind(m.clone());
+        }
+        if let Some(ty) = &c.volume_type_id {
+            b.push(", volume_type_id = ").push_bind(ty.clone());
+        }
+        if let Some(z) = &c.availability_zone {
+            b.push(", availability_zone = ").push_bind(z.clone());
+        }
         b.push(" WHERE id = ").push_bind(t.volume_id.clone());
         b.push(" AND ");
         push_in(&mut b, "status", t.from.iter().map(|s| s.as_str()));
@@ -352,6 +361,16 @@ impl VolumeStore for SqlBlockStore {
         }
         if t.require_not_migrating {
             b.push(" AND ").push(NOT_MIGRATING);
+        }
+        if t.require_not_attached {
+            b.push(" AND attach_status <> 'attached'");
+        }
+        if t.require_no_job {
+            b.push(" AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.subject_id = volumes.id)");
+        }
+        if let Some(m) = &t.migration_in {
+            b.push(" AND ");
+            push_in(&mut b, "migration_status", m.iter().map(String::as_str));
         }
         push_snapshot_rule(&mut b, &t.volume_id, &t.snapshots);
         let applied = b
@@ -388,6 +407,13 @@ impl VolumeStore for SqlBlockStore {
                 tx.rollback().await.map_err(err)?;
                 return Ok(false);
             }
+        }
+        if c.remove_all_attachments {
+            sqlx::query("DELETE FROM volume_attachments WHERE volume_id = ?")
+                .bind(&t.volume_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
         }
         if let Some(a) = &c.add_attachment {
             insert_attachment(&mut tx, &t.volume_id, a).await?;

@@ -85,14 +85,18 @@ impl AttachService {
         } else {
             &[VolumeStatus::Available]
         };
-        if self
-            .volumes
-            .transition(&Transition::new(id, from, VolumeStatus::Attaching))
-            .await?
-        {
+        // A migrating volume's data must not change until it has moved.
+        let mut t = Transition::new(id, from, VolumeStatus::Attaching);
+        t.require_not_migrating = true;
+        if self.volumes.transition(&t).await? {
             return Ok(());
         }
         let now = self.get(caller, id).await?;
+        if now.is_migrating() {
+            return Err(DomainError::InvalidVolume(format!(
+                "Volume {id} is migrating; it can be reserved once the migration ends."
+            )));
+        }
         let expected = if v.multiattach {
             "available or in-use"
         } else {

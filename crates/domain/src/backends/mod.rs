@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub use operator::{HostUsage, OperatorService, ServiceView};
 pub use scheduler::{choose, Candidate, NoValidBackend, Placement};
+pub(crate) use specs::unmet;
 
 pub const VOLUME_BINARY: &str = "cinder-volume";
 pub const SCHEDULER_BINARY: &str = "cinder-scheduler";

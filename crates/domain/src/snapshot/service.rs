@@ -30,6 +30,8 @@ pub struct SnapshotService {
     types: Arc<dyn VolumeTypeStore>,
     quotas: Arc<QuotaService>,
     job_signal: Arc<Notify>,
+    /// Unmanage; without it `os-unmanage` answers that it is not configured.
+    manage: Option<Arc<dyn crate::manage::ManageStore>>,
 }
 
 impl SnapshotService {
@@ -48,6 +50,38 @@ impl SnapshotService {
             types,
             quotas,
             job_signal,
+            manage: None,
+        }
+    }
+
+    /// Lets snapshots be unmanaged.
+    pub fn with_manage(mut self, store: Arc<dyn crate::manage::ManageStore>) -> Self {
+        self.manage = Some(store);
+        self
+    }
+
+    /// `os-unmanage` (admin): Basalt forgets the snapshot, its file stays on the backend.
+    /// Same preconditions as a delete; the row goes at once.
+    pub async fn unmanage(&self, caller: &Caller, id: &str) -> Result<(), DomainError> {
+        self.get(caller, id).await?;
+        if !caller.is_admin {
+            return Err(DomainError::Forbidden(
+                "snapshot_extension:snapshot_unmanage",
+            ));
+        }
+        let store = self.manage.as_ref().ok_or_else(|| {
+            DomainError::BadRequest("Manage and unmanage are not configured here.".into())
+        })?;
+        if store
+            .unmanage_snapshot(id, SnapshotStatus::DELETABLE)
+            .await?
+        {
+            tracing::info!(snapshot = %id, "snapshot unmanaged; its file stays");
+            return Ok(());
+        }
+        match self.store.get_snapshot(id).await? {
+            None => Err(DomainError::snapshot_not_found(id)),
+            Some(_) => Err(DomainError::InvalidSnapshot(DELETE_REFUSED.into())),
         }
     }
 
@@ -383,7 +417,7 @@ impl SnapshotService {
                 &[SnapshotStatus::Deleting],
                 SnapshotStatus::ErrorDeleting,
             ),
-            (JobKind::CreateSnapshot { .. }, Ok(())) => {
+            (JobKind::CreateSnapshot { .. } | JobKind::ManageSnapshot { .. }, Ok(())) => {
                 let mut t = SnapshotTransition::new(
                     id,
                     &[SnapshotStatus::Creating],
@@ -392,7 +426,7 @@ impl SnapshotService {
                 t.progress = Some("100%".into());
                 t
             }
-            (JobKind::CreateSnapshot { .. }, Err(_)) => {
+            (JobKind::CreateSnapshot { .. } | JobKind::ManageSnapshot { .. }, Err(_)) => {
                 let mut t =
                     SnapshotTransition::new(id, &[SnapshotStatus::Creating], SnapshotStatus::Error);
                 t.use_quota = Some(false);

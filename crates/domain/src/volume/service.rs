@@ -14,6 +14,7 @@ use super::status::{AttachStatus, VolumeStatus};
 use crate::backends::{choose, NoValidBackend, OperatorService};
 use crate::error::DomainError;
 use crate::jobs::{Job, JobKind, VolumeSource};
+use crate::manage::{Inventory, ManageStore};
 use crate::metadata::{self, Metadata};
 use crate::ports::{
     Capacity, Guarded, JobStore, PoolClaim, QuotaClaim, SnapshotChange, SnapshotRule,
@@ -34,17 +35,21 @@ const DELETE_REFUSED: &str = "Volume status must be available or error or error_
      transfer.";
 
 pub struct VolumeService {
-    store: Arc<dyn VolumeStore>,
-    snapshots: Arc<dyn SnapshotStore>,
-    jobs: Arc<dyn JobStore>,
-    types: Arc<dyn VolumeTypeStore>,
-    quotas: Arc<QuotaService>,
-    settings: DomainSettings,
+    pub(super) store: Arc<dyn VolumeStore>,
+    pub(super) snapshots: Arc<dyn SnapshotStore>,
+    pub(super) jobs: Arc<dyn JobStore>,
+    pub(super) types: Arc<dyn VolumeTypeStore>,
+    pub(super) quotas: Arc<QuotaService>,
+    pub(super) settings: DomainSettings,
     /// Wakes the workers when a job is written, so that none waits for a poll.
-    job_signal: Arc<Notify>,
+    pub(super) job_signal: Arc<Notify>,
     capacity: Option<Arc<dyn Capacity>>,
     /// Places new volumes on pools; without it, a zone's first configured backend.
-    scheduler: Option<Arc<OperatorService>>,
+    pub(super) scheduler: Option<Arc<OperatorService>>,
+    /// Unmanage, manageable listings and adoption; without them those calls answer 400.
+    pub(super) manage: Option<(Arc<dyn ManageStore>, Arc<dyn Inventory>)>,
+    /// Finds migrations a restart interrupted.
+    pub(super) migrations: Option<Arc<dyn crate::migration::MigrationStore>>,
 }
 
 /// How often a create chooses again after losing a pool's last room to another create.
@@ -70,7 +75,19 @@ impl VolumeService {
             job_signal,
             capacity: None,
             scheduler: None,
+            manage: None,
+            migrations: None,
         }
+    }
+
+    /// Lets volumes be unmanaged, and backend files listed and adopted.
+    pub fn with_manage(
+        mut self,
+        store: Arc<dyn ManageStore>,
+        inventory: Arc<dyn Inventory>,
+    ) -> Self {
+        self.manage = Some((store, inventory));
+        self
     }
 
     /// Places new volumes with the scheduler, on the pools the services report.
@@ -119,7 +136,10 @@ impl VolumeService {
         }
     }
 
-    async fn resolve_type(&self, requested: Option<&str>) -> Result<VolumeType, DomainError> {
+    pub(super) async fn resolve_type(
+        &self,
+        requested: Option<&str>,
+    ) -> Result<VolumeType, DomainError> {
         let Some(name_or_id) = requested else {
             return self.ensure_default_type().await;
         };
@@ -360,7 +380,7 @@ impl VolumeService {
     }
 
     /// The volume row of a create, before it is placed.
-    fn new_row(
+    pub(super) fn new_row(
         &self,
         caller: &Caller,
         req: &NewVolume,
@@ -402,7 +422,7 @@ impl VolumeService {
         }
     }
 
-    fn pool_of(&self, backend: &str) -> String {
+    pub(super) fn pool_of(&self, backend: &str) -> String {
         format!("{}@{backend}#{backend}", self.settings.host)
     }
 
@@ -573,7 +593,13 @@ impl VolumeService {
             .quotas
             .claim(&v.project_id, &ty, 0, 0, new_size - v.size, Some(new_size))
             .await?;
+        if v.is_migrating() {
+            return Err(DomainError::InvalidVolume(format!(
+                "Volume {id} is migrating; it can be extended once the migration ends."
+            )));
+        }
         let mut t = Transition::new(id, &[VolumeStatus::Available], VolumeStatus::Extending);
+        t.require_not_migrating = true;
         t.changes.new_size = Some(Some(new_size));
         t.changes.status_reason = Some(None);
         t.claim = Some(claim);
@@ -755,6 +781,12 @@ impl VolumeService {
         outcome: Result<(), String>,
     ) -> Result<(), DomainError> {
         let id = &job.subject_id;
+        if matches!(
+            job.kind,
+            JobKind::MigrateVolume { .. } | JobKind::DropVolumeCopy { .. }
+        ) {
+            return self.complete_move(job, outcome).await;
+        }
         let mut t = match (&job.kind, &outcome) {
             (JobKind::DeleteVolume { .. }, Ok(())) => {
                 self.store.remove_volume(id, &job.id).await?;
@@ -786,6 +818,15 @@ impl VolumeService {
             // The data is half old, half new: Cinder leaves such a volume in `error`.
             (JobKind::RevertVolume { .. }, Err(_)) => {
                 Transition::new(id, &[VolumeStatus::Reverting], VolumeStatus::Error)
+            }
+            (JobKind::ManageVolume { .. }, Ok(())) => {
+                Transition::new(id, &[VolumeStatus::Managing], VolumeStatus::Available)
+            }
+            (JobKind::ManageVolume { .. }, Err(_)) => {
+                let mut t =
+                    Transition::new(id, &[VolumeStatus::Managing], VolumeStatus::ErrorManaging);
+                t.changes.use_quota = Some(false);
+                t
             }
             (other, _) => {
                 return Err(DomainError::InvalidInput(format!(
@@ -838,6 +879,7 @@ impl VolumeService {
             let to = match v.status {
                 VolumeStatus::Creating | VolumeStatus::Reverting => VolumeStatus::Error,
                 VolumeStatus::Deleting => VolumeStatus::ErrorDeleting,
+                VolumeStatus::Managing => VolumeStatus::ErrorManaging,
                 _ => VolumeStatus::ErrorExtending,
             };
             let mut t = Transition::new(&v.id, &[v.status], to);
@@ -854,7 +896,7 @@ impl VolumeService {
             }
             t.changes.status_reason = Some(Some(crate::error::INTERRUPTED.into()));
             t.changes.new_size = Some(None);
-            if v.status == VolumeStatus::Creating {
+            if matches!(v.status, VolumeStatus::Creating | VolumeStatus::Managing) {
                 t.changes.use_quota = Some(false);
             }
             if self.store.transition(&t).await? {
@@ -862,7 +904,7 @@ impl VolumeService {
                 failed += 1;
             }
         }
-        Ok(failed)
+        Ok(failed + self.reconcile_moves().await?)
     }
 }
 

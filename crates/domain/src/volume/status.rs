@@ -54,6 +54,7 @@ impl VolumeStatus {
         VolumeStatus::Deleting,
         VolumeStatus::Extending,
         VolumeStatus::Reverting,
+        VolumeStatus::Managing,
     ];
 
     /// How the status is shown: internal states map to the public ones, as Cinder's view does.
