@@ -277,7 +277,12 @@ async fn attach_sequence(
 }
 
 /// Polls `GET /volumes/{id}` until it shows `available`.
-async fn settle(vols: &Volumes, conn: &mut Conn, id: &str, poll: Duration) -> anyhow::Result<()> {
+pub(crate) async fn settle(
+    vols: &Volumes,
+    conn: &mut Conn,
+    id: &str,
+    poll: Duration,
+) -> anyhow::Result<()> {
     let t = Instant::now();
     loop {
         match vols.show(conn, id).await? {

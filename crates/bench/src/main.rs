@@ -16,6 +16,7 @@ mod lifecycle;
 mod load;
 mod locate;
 mod procfs;
+mod qos;
 mod report;
 mod scheduler;
 mod seed;
@@ -119,6 +120,9 @@ struct Args {
     /// Scheduling: fresh volumes created one at a time per run.
     #[arg(long, default_value_t = 100)]
     scheduler_count: usize,
+    /// QoS: seconds each limit is measured for.
+    #[arg(long, default_value_t = 3.0)]
+    qos_seconds: f64,
     /// Client runtime threads (1: single-threaded, leaving the other core to the server).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -133,6 +137,7 @@ enum Section {
     Copies,
     Exports,
     Scheduler,
+    Qos,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -219,6 +224,14 @@ async fn run(args: &Args, bin: PathBuf) -> anyhow::Result<String> {
         };
         let r = scheduler::run(&bin, &params).await?;
         body += &scheduler::report(&r, &params);
+    }
+    if args.only.contains(&Section::Qos) {
+        let params = qos::QosParams {
+            seconds: args.qos_seconds.max(0.5),
+            poll: Duration::from_secs_f64(args.poll_ms / 1e3),
+        };
+        let rows = qos::run(&bin, &params).await?;
+        body += &qos::report(&rows, &params);
     }
     let context = report::Context {
         date,

@@ -31,7 +31,9 @@
 //! (`SEEK_DATA`/`SEEK_HOLE`, `copy_file_range`), so holes stay holes and a 10 GiB volume
 //! holding 1 GiB copies in the time of 1 GiB. Capacity comes from `statvfs`, allocation from
 //! `st_blocks`, hole punching from `fallocate`, all through `rustix`, which offers them
-//! without `unsafe`. Blocking calls run on tokio's blocking pool.
+//! without `unsafe`; only the block maps that tell an incremental backup what changed
+//! between two reflinked snapshots (`FIEMAP`) need a raw ioctl. Blocking calls run on
+//! tokio's blocking pool.
 
 mod backend;
 pub mod conformance;

@@ -4,101 +4,15 @@
 //! or the mount is refused, the test prints why and skips, unless `BASALT_REQUIRE_REFLINK=1`
 //! makes that a failure.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
+use std::path::Path;
 
 use basalt_storage::{conformance, BlockBackend, FileBackend, GIB};
-use tempfile::TempDir;
 
 const MIB: u64 = 1 << 20;
 
-/// A loop-mounted filesystem image, unmounted and deleted on drop (also when a check panics).
-struct LoopMount {
-    mountpoint: PathBuf,
-    /// Holds the image and the mount point; removed after the unmount.
-    _dir: TempDir,
-}
-
-impl LoopMount {
-    /// Tries XFS with reflink, then btrfs; the error says why neither could be mounted.
-    fn reflink_filesystem() -> Result<Self, String> {
-        let dir = TempDir::new().map_err(|e| e.to_string())?;
-        let image = dir.path().join("fs.img");
-        // Sparse: the 4 GiB image takes only what the filesystem writes into it.
-        std::fs::File::create(&image)
-            .and_then(|f| f.set_len(4 * GIB))
-            .map_err(|e| format!("cannot make the image: {e}"))?;
-        let mountpoint = dir.path().join("mnt");
-        std::fs::create_dir(&mountpoint).map_err(|e| e.to_string())?;
-        let image = image.to_str().expect("a UTF-8 temporary path");
-        run("mkfs.xfs", &["-q", "-f", "-m", "reflink=1", image]).or_else(|xfs| {
-            run("mkfs.btrfs", &["-q", "-f", image]).map_err(|btrfs| format!("{xfs}; {btrfs}"))
-        })?;
-        let target = mountpoint.to_str().expect("a UTF-8 temporary path");
-        run("mount", &["-o", "loop", image, target])?;
-        Ok(Self {
-            mountpoint,
-            _dir: dir,
-        })
-    }
-}
-
-impl Drop for LoopMount {
-    fn drop(&mut self) {
-        let target = self.mountpoint.to_str().expect("a UTF-8 temporary path");
-        for _ in 0..5 {
-            if run("umount", &[target]).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        // Still busy: detach it lazily, so the image and its loop device go once released.
-        if let Err(e) = run("umount", &["-l", target]) {
-            say(&format!("could not unmount {target}: {e}"));
-        }
-    }
-}
-
-fn run(program: &str, args: &[&str]) -> Result<(), String> {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{program}: {e}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        Err(format!(
-            "{program} failed ({}): {}",
-            output.status,
-            stderr.trim()
-        ))
-    }
-}
-
-/// Writes past the test harness's output capture, so a skip is seen in every run.
-fn say(message: &str) {
-    let _ = writeln!(std::io::stderr(), "reflink suite: {message}");
-}
-
-/// The mount, or None after saying why it is skipped.
-fn mount_or_skip() -> Option<LoopMount> {
-    match LoopMount::reflink_filesystem() {
-        Ok(mount) => Some(mount),
-        Err(why) if std::env::var_os("BASALT_REQUIRE_REFLINK").is_some_and(|v| v == "1") => {
-            panic!("BASALT_REQUIRE_REFLINK=1 but no reflink filesystem could be mounted: {why}")
-        }
-        Err(why) => {
-            say(&format!(
-                "SKIPPED, no reflink filesystem could be mounted (needs root, loop devices and \
-                 mkfs.xfs from xfsprogs): {why}"
-            ));
-            None
-        }
-    }
-}
+#[path = "support/loop_mount.rs"]
+mod loop_mount;
+use loop_mount::{mount_or_skip, say};
 
 fn backend(dir: &Path) -> FileBackend {
     FileBackend::new(dir.to_path_buf(), 20.0, 0).expect("file backend")
@@ -123,6 +37,7 @@ async fn the_suite_passes_on_a_reflink_filesystem() {
 
     conformance::run_all(make).await;
     copies_share_blocks_instead_of_using_space(&make()).await;
+    changed_ranges_are_the_writes_between_two_snapshots(&make()).await;
 
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert!(left.is_empty(), "the suite left files behind: {left:?}");
@@ -157,4 +72,62 @@ async fn copies_share_blocks_instead_of_using_space(backend: &FileBackend) {
         backend.delete(volume).await.unwrap();
     }
     backend.delete_snapshot("s").await.unwrap();
+}
+
+/// Between two snapshots of a volume, the block maps show exactly the regions written in
+/// between (to filesystem-block granularity), and nothing when nothing was written.
+async fn changed_ranges_are_the_writes_between_two_snapshots(backend: &FileBackend) {
+    backend.create("w", 1).await.unwrap();
+    let device = backend.open("w").await.unwrap();
+    let write = |data: Vec<u8>, at: u64| {
+        let device = device.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                device.write_at(&data, at)?;
+                device.flush()
+            })
+            .await
+            .unwrap()
+            .unwrap()
+        }
+    };
+    write(vec![1; 32 * MIB as usize], 0).await;
+    backend.create_snapshot("w", "first").await.unwrap();
+    backend.create_snapshot("w", "again").await.unwrap();
+    assert_eq!(
+        backend.changed_ranges("first", "again").await.unwrap(),
+        Some(vec![]),
+        "nothing was written between the two"
+    );
+    write(vec![2; 4096], 5 * MIB).await;
+    write(vec![3; 2 * MIB as usize], 100 * MIB).await;
+    backend.create_snapshot("w", "second").await.unwrap();
+    let changed = backend
+        .changed_ranges("first", "second")
+        .await
+        .unwrap()
+        .unwrap();
+    let total: u64 = changed.iter().map(|r| r.end - r.start).sum();
+    let covers = |at: u64| changed.iter().any(|r| r.contains(&at));
+    assert!(
+        covers(5 * MIB) && covers(100 * MIB) && covers(102 * MIB - 1),
+        "{changed:?}"
+    );
+    assert!(
+        !covers(0) && !covers(20 * MIB) && !covers(200 * MIB),
+        "{changed:?}"
+    );
+    assert!(
+        total < 3 * MIB,
+        "{total} bytes reported changed: {changed:?}"
+    );
+    assert!(matches!(
+        backend.changed_ranges("first", "missing").await,
+        Err(basalt_storage::StorageError::SnapshotNotFound(_))
+    ));
+    drop(device);
+    backend.delete("w").await.unwrap();
+    for s in ["first", "again", "second"] {
+        backend.delete_snapshot(s).await.unwrap();
+    }
 }

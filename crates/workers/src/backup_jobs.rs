@@ -14,6 +14,14 @@ use chrono::Utc;
 
 use crate::manager::{explain, Failure, VolumeManager};
 
+/// What a backup reads: the volume (through a temporary snapshot) or one of its snapshots.
+struct Source<'a> {
+    volume_id: &'a str,
+    snapshot_id: Option<&'a str>,
+    parent: Option<String>,
+    supersedes: Option<&'a str>,
+}
+
 pub struct BackupJobs {
     repo: Repository,
     manager: Arc<VolumeManager>,
@@ -75,16 +83,16 @@ impl BackupJobs {
                 volume_id,
                 snapshot_id,
                 parent_id,
+                supersedes,
                 ..
             } => {
-                self.create(
-                    id,
-                    backend,
+                let source = Source {
                     volume_id,
-                    snapshot_id.as_deref(),
-                    parent_id.clone(),
-                )
-                .await
+                    snapshot_id: snapshot_id.as_deref(),
+                    parent: parent_id.clone(),
+                    supersedes: supersedes.as_deref(),
+                };
+                self.create(id, backend, source).await
             }
             JobKind::RestoreBackup {
                 backend,
@@ -107,7 +115,13 @@ impl BackupJobs {
             }
             JobKind::DeleteBackup => {
                 let repo = self.repo.clone();
-                blocking(move || repo.delete(&id)).await?;
+                let bid = id.clone();
+                blocking(move || repo.delete(&bid)).await?;
+                // The row does not say which backend kept its snapshot: ask each (a missing
+                // snapshot is success).
+                for backend in self.manager.backend_names() {
+                    self.drop_base(&backend, &id).await?;
+                }
                 Ok(BackupDone::default())
             }
             other => Err(Failure::Permanent(format!(
@@ -121,12 +135,16 @@ impl BackupJobs {
         &self,
         id: String,
         backend: &str,
-        volume_id: &str,
-        snapshot_id: Option<&str>,
-        parent: Option<String>,
+        source: Source<'_>,
     ) -> Result<BackupDone, Failure> {
         let b = self.on(backend)?;
-        let temp = snapshot_id.is_none().then(|| temporary_snapshot(&id));
+        let temp = source
+            .snapshot_id
+            .is_none()
+            .then(|| temporary_snapshot(&id));
+        // On a backend that shares blocks, the snapshot read stays as the base the volume's
+        // next incremental backup diffs against (it costs only the blocks written since).
+        let keep_base = temp.is_some() && b.capabilities().reflink;
         let repo = self.repo.clone();
         let bid = id.clone();
         let existing = blocking(move || match repo.manifest(&bid) {
@@ -140,9 +158,9 @@ impl BackupJobs {
             Some(m) => (m, None),
             None => {
                 let captured = Utc::now();
-                let device: Arc<dyn BlockDevice> = match (&temp, snapshot_id) {
+                let device: Arc<dyn BlockDevice> = match (&temp, source.snapshot_id) {
                     (Some(temp), _) => {
-                        b.create_snapshot(volume_id, temp)
+                        b.create_snapshot(source.volume_id, temp)
                             .await
                             .map_err(|e| explain(backend, e))?;
                         b.open_snapshot(temp).await
@@ -151,38 +169,83 @@ impl BackupJobs {
                     (None, None) => unreachable!("a backup reads a snapshot"),
                 }
                 .map_err(|e| explain(backend, e))?;
+                let changed = match (&temp, &source.parent) {
+                    (Some(temp), Some(parent)) => self.changed_since(b, parent, temp).await,
+                    _ => None,
+                };
                 let repo = self.repo.clone();
                 let started = Utc::now();
+                let parent = source.parent.clone();
                 let taken = blocking(move || {
                     let base = match &parent {
                         Some(p) => Base::Incremental {
                             parent: p,
-                            changed: None,
+                            changed: changed.as_deref(),
                         },
                         None => Base::Full,
                     };
                     repo.backup(&id, device.as_ref(), base)
                 })
                 .await;
-                if let Some(temp) = &temp {
+                if let (Some(temp), Err(_)) = (&temp, &taken) {
                     self.drop_temporary(b, backend, temp).await?;
                 }
                 let taken = taken?;
-                tracing::info!(backup = %taken.manifest.id, read = taken.stats.bytes_read, stored = taken.stats.bytes_stored, ms = (Utc::now() - started).num_milliseconds(), "backup taken");
+                tracing::info!(backup = %taken.manifest.id, read = taken.stats.bytes_read, stored = taken.stats.bytes_stored, unread = taken.stats.chunks_unread, ms = (Utc::now() - started).num_milliseconds(), "backup taken");
                 (taken.manifest, Some(captured))
             }
         };
         if let Some(temp) = &temp {
-            self.drop_temporary(b, backend, temp).await?;
+            if keep_base {
+                if let Some(previous) = source.supersedes {
+                    self.drop_base(backend, previous).await?;
+                }
+            } else {
+                self.drop_temporary(b, backend, temp).await?;
+            }
         }
         let mut d = done(&manifest);
         // A backup of a snapshot keeps the snapshot's time (set at create); one of a volume
         // says when its temporary snapshot was taken.
-        d.data_timestamp = match snapshot_id {
+        d.data_timestamp = match source.snapshot_id {
             Some(_) => None,
             None => captured.or(d.data_timestamp),
         };
         Ok(d)
+    }
+
+    /// Where the volume changed since `parent` was taken, when the backend kept that
+    /// backup's snapshot and can tell from its block map; `None` (read everything) otherwise.
+    async fn changed_since(
+        &self,
+        b: &Arc<dyn BlockBackend>,
+        parent: &str,
+        snapshot: &str,
+    ) -> Option<Vec<std::ops::Range<u64>>> {
+        let base = temporary_snapshot(parent);
+        match b.snapshot_exists(&base).await {
+            Ok(true) => {}
+            _ => return None,
+        }
+        match b.changed_ranges(&base, snapshot).await {
+            Ok(ranges) => ranges,
+            Err(e) => {
+                // Reading everything is slower, never wrong.
+                tracing::warn!(parent, error = %e, "changed ranges unavailable; reading the whole volume");
+                None
+            }
+        }
+    }
+
+    /// Drops the snapshot a backend may have kept for `backup_id`.
+    pub async fn drop_base(&self, backend: &str, backup_id: &str) -> Result<(), Failure> {
+        match self.manager.backend(backend) {
+            Some(b) => {
+                self.drop_temporary(b, backend, &temporary_snapshot(backup_id))
+                    .await
+            }
+            None => Ok(()),
+        }
     }
 
     async fn drop_temporary(

@@ -15,6 +15,9 @@ use crate::manager::VolumeManager;
 pub trait Protocol: Send + Sync + 'static {
     /// `driver_volume_type`.
     fn name(&self) -> &'static str;
+    /// Enforces the back-end QoS specs of each volume's type on its exports, where the
+    /// protocol's server is Basalt's own; others leave them to the target (the default).
+    fn enforce_qos(&self, _qos: Arc<basalt_domain::qos::QosService>) {}
     /// Exports the volume to the connector (os-brick's: `initiator`, `host`, `ip`...);
     /// returns the exporter's handle and `connection_info.data`.
     async fn export(

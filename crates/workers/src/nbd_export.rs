@@ -1,9 +1,10 @@
 //! The built-in NBD exporter: a volume's device goes into the NBD server's export table under a
 //! fresh unguessable name, which only the connector that asked for it learns.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use basalt_domain::ports::Export;
+use basalt_domain::qos::QosService;
 use basalt_domain::volume::Volume;
 use basalt_nbd::ExportTable;
 use serde_json::{json, Value};
@@ -19,6 +20,8 @@ pub struct NbdExporter {
     port: u16,
     /// Whether the server offers STARTTLS (with Basalt's CA).
     tls: bool,
+    /// Where the back-end QoS limits of a volume's type come from (set once assembled).
+    qos: OnceLock<Arc<QosService>>,
 }
 
 impl NbdExporter {
@@ -35,6 +38,7 @@ impl NbdExporter {
             host,
             port,
             tls,
+            qos: OnceLock::new(),
         }
     }
 
@@ -47,9 +51,21 @@ impl NbdExporter {
             .manager
             .backend(backend)
             .ok_or_else(|| format!("backend '{backend}' is not configured on this host"))?;
-        b.open(&volume.id)
+        let device = b
+            .open(&volume.id)
             .await
-            .map_err(|e| format!("volume {} cannot be opened: {e}", volume.id))
+            .map_err(|e| format!("volume {} cannot be opened: {e}", volume.id))?;
+        // The type's back-end QoS specs, enforced here: Basalt is the back end.
+        let limits = match self.qos.get() {
+            Some(q) => q
+                .back_end_limits(&volume.volume_type_id, volume.size)
+                .await
+                .map_err(|e| {
+                    format!("the QoS specs of volume {} cannot be read: {e}", volume.id)
+                })?,
+            None => Default::default(),
+        };
+        Ok(crate::throttle::Throttled::wrap(device, limits))
     }
 
     fn data(&self, name: &str) -> Value {
@@ -73,6 +89,10 @@ fn export_name(e: &Export) -> Result<&str, String> {
 impl Protocol for NbdExporter {
     fn name(&self) -> &'static str {
         "nbd"
+    }
+
+    fn enforce_qos(&self, qos: Arc<QosService>) {
+        let _ = self.qos.set(qos);
     }
 
     async fn export(

@@ -101,6 +101,25 @@ impl JobRunner {
         true
     }
 
+    /// Renews the job's lease every third of its length, for as long as it is polled.
+    async fn keep_leased(&self, job: &Job) -> std::convert::Infallible {
+        let every = self.settings.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            let until =
+                Utc::now() + chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
+            match self.jobs.renew_lease(&job.id, &self.owner, until).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(subject = %job.subject_id, job = job.kind.name(), "a running job's lease was lost")
+                }
+                Err(e) => {
+                    tracing::warn!(subject = %job.subject_id, error = %e, "renewing a job's lease failed")
+                }
+            }
+        }
+    }
+
     /// Runs every runnable job, then returns how many ran (tests drive the runner with this).
     pub async fn run_pending(&self) -> usize {
         let mut n = 0;
@@ -112,9 +131,17 @@ impl JobRunner {
 
     async fn execute(&self, job: Job) {
         let started = std::time::Instant::now();
-        let outcome = match self.before(&job).await {
-            Ok(()) => self.work(&job).await,
-            Err(e) => Err(Failure::Transient(e.to_string())),
+        let run = async {
+            match self.before(&job).await {
+                Ok(()) => self.work(&job).await,
+                Err(e) => Err(Failure::Transient(e.to_string())),
+            }
+        };
+        // A long job (a backup, a migration) keeps its lease, so that it is never taken for
+        // a dead worker's and started a second time while it runs.
+        let outcome = tokio::select! {
+            outcome = run => outcome,
+            never = self.keep_leased(&job) => match never {},
         };
         let kind = job.kind.name();
         let reported = match outcome {
@@ -152,10 +179,18 @@ impl JobRunner {
     /// What must happen before the storage work: a volume about to be deleted is no longer
     /// exported to anyone (in-flight I/O finishes first).
     async fn before(&self, job: &Job) -> Result<(), basalt_domain::DomainError> {
-        if let JobKind::DeleteVolume { .. } = job.kind {
+        if let JobKind::DeleteVolume { backend, .. } = &job.kind {
             let n = self.attach.drop_exports(&job.subject_id).await?;
             if n > 0 {
                 tracing::info!(volume = %job.subject_id, exports = n, "exports removed before delete");
+            }
+            // The snapshots kept as bases for the volume's next incremental backup.
+            if let Some(jobs) = &self.backup_jobs {
+                for id in self.backups.backups_of_volume(&job.subject_id).await? {
+                    if let Err(e) = jobs.drop_base(backend, &id).await {
+                        tracing::warn!(volume = %job.subject_id, backup = %id, error = ?e, "a backup's base snapshot was not removed");
+                    }
+                }
             }
         }
         Ok(())

@@ -16,6 +16,9 @@ use basalt_storage::{BlockBackend, FileBackend};
 use basalt_workers::{assemble_with_backups, Backends, BlockServices, JobRunner, RunnerSettings};
 use rand::{Rng, SeedableRng};
 
+#[path = "../../storage/tests/support/loop_mount.rs"]
+mod loop_mount;
+
 const MIB: usize = 1 << 20;
 const VOLUME_MIB: usize = 1024;
 
@@ -29,12 +32,18 @@ struct World {
 }
 
 async fn world() -> World {
+    world_on(None).await
+}
+
+/// A world whose volumes live in `volumes` (default: beside its database).
+async fn world_on(volumes: Option<std::path::PathBuf>) -> World {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(&format!("sqlite://{}/t.db", dir.path().display()))
         .await
         .unwrap();
     db.migrate().await.unwrap();
-    let backend = Arc::new(FileBackend::new(dir.path().join("volumes"), 20.0, 0).unwrap());
+    let volumes = volumes.unwrap_or_else(|| dir.path().join("volumes"));
+    let backend = Arc::new(FileBackend::new(volumes, 20.0, 0).unwrap());
     let dynb: Arc<dyn BlockBackend> = backend.clone();
     let backends: Backends = [("file".to_string(), dynb)].into_iter().collect();
     let settings = DomainSettings {
@@ -234,6 +243,79 @@ async fn backups_restore_what_the_volume_held_and_travel_between_repositories() 
     );
     let b = w.backups.get(&admin(), &full).await.unwrap();
     assert_eq!(b.status, BackupStatus::Available);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_reflink_backend_an_incremental_reads_only_what_changed_since_its_parent() {
+    let Some(mount) = loop_mount::mount_or_skip() else {
+        return;
+    };
+    let w = world_on(Some(mount.mountpoint.join("volumes"))).await;
+    let base_of = |backup: &str| format!("backup-{backup}");
+    let kept = |backup: String| {
+        let backend = w.backend.clone();
+        async move { backend.snapshot_exists(&base_of(&backup)).await.unwrap() }
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut random = |len: usize| -> Vec<u8> { (0..len).map(|_| rng.gen()).collect() };
+    let vol = w.volume(1).await;
+    let mut model = Model::new();
+    w.write(&vol, &mut model, 2 * MIB, &random(8 * MIB)).await;
+    w.write(&vol, &mut model, 500 * MIB, &random(4 * MIB)).await;
+    let full = w.backup(&vol, false).await;
+    assert!(
+        kept(full.clone()).await,
+        "the snapshot read is kept as the next base"
+    );
+    let at_full = model.clone();
+
+    // 4 KiB inside the data and 64 KiB in a hole.
+    w.write(&vol, &mut model, 3 * MIB + 8192, &random(4096))
+        .await;
+    w.write(&vol, &mut model, 700 * MIB, &random(64 << 10))
+        .await;
+    // What the incremental will be told changed: those two writes and nothing else.
+    w.backend.create_snapshot(&vol, "probe").await.unwrap();
+    let changed = w
+        .backend
+        .changed_ranges(&base_of(&full), "probe")
+        .await
+        .unwrap()
+        .expect("a reflink backend knows what changed");
+    w.backend.delete_snapshot("probe").await.unwrap();
+    let covers = |at: usize| changed.iter().any(|r| r.contains(&(at as u64)));
+    let total: u64 = changed.iter().map(|r| r.end - r.start).sum();
+    assert!(covers(3 * MIB + 8192) && covers(700 * MIB), "{changed:?}");
+    assert!(!covers(2 * MIB) && !covers(501 * MIB), "{changed:?}");
+    assert!(total <= 2 * MIB as u64, "{total} bytes: {changed:?}");
+
+    let inc = w.backup(&vol, true).await;
+    assert!(
+        !kept(full.clone()).await && kept(inc.clone()).await,
+        "the base moves on"
+    );
+    let from_full = w.restore_new(&full).await;
+    w.assert_holds(&from_full, &at_full).await;
+    let from_inc = w.restore_new(&inc).await;
+    w.assert_holds(&from_inc, &model).await;
+
+    // A full backup supersedes the base too; deleting a backup or the volume drops it.
+    let again = w.backup(&vol, false).await;
+    assert!(!kept(inc.clone()).await && kept(again.clone()).await);
+    w.backups.delete(&admin(), &again).await.unwrap();
+    w.runner.run_pending().await;
+    assert!(
+        !kept(again.clone()).await,
+        "a deleted backup leaves no snapshot"
+    );
+    let last = w.backup(&vol, false).await;
+    assert!(kept(last.clone()).await);
+    w.volumes.delete(&admin(), &vol, false).await.unwrap();
+    w.runner.run_pending().await;
+    assert!(
+        !kept(last).await,
+        "a deleted volume leaves no snapshot of its backups"
+    );
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {

@@ -4,7 +4,9 @@
 //! Builds a sparse volume (10 GiB holding 2 GiB of partly compressible data) in DIR, then
 //! times, each from a cold page cache: a full backup; an incremental after rewriting 1 % of
 //! the volume (random `--write-kib` writes anywhere on it), given the changed ranges and
-//! without them; a restore onto a new sparse volume (checked byte for byte). Beside them:
+//! without them, and (when DIR shares blocks: XFS with reflink, btrfs) given the ranges the
+//! file backend reads off the block maps of two snapshots, as the service's incremental
+//! backups do; a restore onto a new sparse volume (checked byte for byte). Beside them:
 //! `dd` writing and reading the same amount on the same disk, and the `zstd` CLI on the
 //! same data. Prints markdown tables.
 
@@ -18,7 +20,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use basalt_backup::{Base, Repository, DEFAULT_CHUNK_SIZE};
-use basalt_storage::{BlockDevice, FileDevice};
+use basalt_storage::{BlockBackend, BlockDevice, FileBackend, FileDevice};
 
 const GIB: u64 = 1 << 30;
 const MIB: f64 = (1 << 20) as f64;
@@ -110,18 +112,17 @@ fn main() {
     let a = args();
     std::fs::create_dir_all(&a.dir).unwrap();
     let dir = a.dir.canonicalize().unwrap();
-    let (vol_path, flat_path, repo_dir) = (
-        dir.join("volume.img"),
-        dir.join("data.raw"),
-        dir.join("repo"),
-    );
-    for stale in [
-        "volume.img",
-        "data.raw",
-        "data.raw.zst",
-        "dd.img",
-        "restore.img",
-    ] {
+    let (flat_path, repo_dir) = (dir.join("data.raw"), dir.join("repo"));
+    // The volume lives in a file backend, whose snapshots (on reflink) give changed ranges.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(dir.join("backend"));
+    let backend = FileBackend::new(dir.join("backend"), 20.0, 0).unwrap();
+    let reflink = backend.capabilities().reflink;
+    rt.block_on(backend.create("vol", a.size / GIB)).unwrap();
+    let vol_path = backend.volume_path("vol").unwrap();
+    for stale in ["data.raw", "data.raw.zst", "dd.img", "restore.img"] {
         let _ = std::fs::remove_file(dir.join(stale));
     }
     let _ = std::fs::remove_dir_all(&repo_dir);
@@ -132,7 +133,6 @@ fn main() {
         a.size / GIB
     );
     let volume = open_rw(&vol_path);
-    volume.set_len(a.size).unwrap();
     let mut rng = data::Rng::new(42);
     let extents = data::layout(&mut rng, a.size, a.data);
     data::write(&volume, &mut open_rw(&flat_path), &extents, 7).unwrap();
@@ -207,6 +207,9 @@ fn main() {
 
     eprintln!("full backup");
     let (t_full, _) = backup(&mut rows, "**full backup**", "full", Base::Full);
+    if reflink {
+        rt.block_on(backend.create_snapshot("vol", "base")).unwrap();
+    }
     eprintln!("changing 1 % of the volume");
     let changed = change_one_percent(&volume, a.size, a.write, 99);
     eprintln!("incremental backups");
@@ -234,6 +237,52 @@ fn main() {
         scan.manifest.chunks, incr.manifest.chunks,
         "both incrementals see the same data"
     );
+    let mut t_map = None;
+    if reflink {
+        // What the service does: a snapshot now, the ranges where its block map differs from
+        // the previous backup's snapshot, and a backup of the snapshot given them.
+        tools::drop_cache(&vol_path).unwrap();
+        let (own, children) = tools::cpu_seconds();
+        let start = Instant::now();
+        rt.block_on(backend.create_snapshot("vol", "now")).unwrap();
+        let ranges = rt
+            .block_on(backend.changed_ranges("base", "now"))
+            .unwrap()
+            .expect("a reflink backend reads changed ranges off its block maps");
+        let mapped = start.elapsed();
+        let device = rt.block_on(backend.open_snapshot("now")).unwrap();
+        let base = Base::Incremental {
+            parent: "full",
+            changed: Some(&ranges),
+        };
+        let b = repo.backup("incr-map", device.as_ref(), base).unwrap();
+        let wall = start.elapsed();
+        let (own2, children2) = tools::cpu_seconds();
+        assert_eq!(
+            b.manifest.chunks, incr.manifest.chunks,
+            "the block maps miss no change"
+        );
+        let s = b.stats;
+        let mut row = Row::new(
+            &format!(
+                "**incremental, ranges from the block maps** (snapshot + diff {:.0} ms)",
+                mapped.as_secs_f64() * 1e3
+            ),
+            wall,
+            own2 - own + children2 - children,
+            a.data,
+        );
+        row.read = format!("{:.0} MiB", s.bytes_read as f64 / MIB);
+        row.stored = format!(
+            "{} chunks, {:.0} MiB",
+            s.chunks_new,
+            s.bytes_stored as f64 / MIB
+        );
+        row.reused = format!("{} ({} unread)", s.chunks_reused, s.chunks_unread);
+        row.objects = s.object_count.to_string();
+        rows.push(row);
+        t_map = Some(wall);
+    }
 
     eprintln!("restore");
     tools::drop_cache_tree(&repo_dir).unwrap();
@@ -258,6 +307,7 @@ fn main() {
         "the restore differs from the volume"
     );
     let _ = std::fs::remove_file(&target_path);
+    let _ = std::fs::remove_dir_all(dir.join("backend"));
 
     let stored: u64 = std::fs::read_dir(repo_dir.join("chunks"))
         .unwrap()
@@ -306,6 +356,13 @@ fn main() {
         pct(t_incr, t_full),
         pct(t_scan, t_full)
     );
+    match t_map {
+        Some(t) => println!(
+            "- incremental with ranges from the block maps (the service on reflink): {:.1} % of the full backup's time",
+            pct(t, t_full)
+        ),
+        None => println!("- DIR does not share blocks (no reflink): no block-map incremental"),
+    }
     println!(
         "- restore: {:.0} % of dd's write rate for the same data",
         pct(dd_w, t_restore)

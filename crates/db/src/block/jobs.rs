@@ -67,6 +67,25 @@ impl JobStore for SqlBlockStore {
         Ok(())
     }
 
+    async fn renew_lease(
+        &self,
+        job_id: &str,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? \
+             AND lease_until IS NOT NULL",
+        )
+        .bind(micros(until))
+        .bind(job_id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
     async fn release_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let r = sqlx::query(
             "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
@@ -108,5 +127,51 @@ impl JobStore for SqlBlockStore {
             .await
             .map_err(err)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_renewed_lease_outlives_its_first_expiry_and_only_its_owner_renews_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::Database::open(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let store = db.block_store();
+        let job = Job::new("subject", JobKind::DeleteBackup);
+        let mut conn = store.pool.acquire().await.unwrap();
+        super::super::volumes::insert_job(&mut conn, &job)
+            .await
+            .unwrap();
+        drop(conn);
+        let now = Utc::now();
+        let secs = chrono::Duration::seconds;
+        let leased = store.lease("me", now, now + secs(1)).await.unwrap();
+        assert_eq!(leased.map(|j| j.id), Some(job.id.clone()));
+        assert!(!store
+            .renew_lease(&job.id, "someone-else", now + secs(10))
+            .await
+            .unwrap());
+        assert!(store
+            .renew_lease(&job.id, "me", now + secs(10))
+            .await
+            .unwrap());
+        // Past the first expiry the job is still held, so nobody else runs it.
+        assert_eq!(store.release_expired(now + secs(5)).await.unwrap(), 0);
+        assert!(store
+            .lease("other", now + secs(5), now + secs(6))
+            .await
+            .unwrap()
+            .is_none());
+        // Once it has really expired it is released, and the old owner cannot renew it.
+        assert_eq!(store.release_expired(now + secs(11)).await.unwrap(), 1);
+        assert!(!store
+            .renew_lease(&job.id, "me", now + secs(20))
+            .await
+            .unwrap());
     }
 }

@@ -92,6 +92,24 @@ impl BackupService {
         })
     }
 
+    /// The ids of every backup of `volume_id`, in any project: the snapshots a backend may
+    /// keep for them go when the volume does.
+    pub async fn backups_of_volume(&self, volume_id: &str) -> Result<Vec<String>, DomainError> {
+        let q = BackupQuery {
+            project_id: None,
+            filters: vec![(super::query::BackupSortKey::VolumeId, volume_id.to_owned())],
+            match_nothing: false,
+            sort: vec![(
+                super::query::BackupSortKey::CreatedAt,
+                crate::volume::SortDir::Desc,
+            )],
+            limit: u32::MAX,
+            offset: 0,
+            marker: None,
+        };
+        Ok(self.list(&q).await?.into_iter().map(|b| b.id).collect())
+    }
+
     /// Why the volume (or the snapshot) cannot be backed up now: Cinder's checks and messages.
     async fn refusal(
         &self,
@@ -173,6 +191,12 @@ impl BackupService {
         } else {
             None
         };
+        // A backup of the volume itself replaces the previous one as the base to diff from.
+        let supersedes = match (&req.snapshot_id, &parent) {
+            (Some(_), _) => None,
+            (None, Some(p)) => Some(p.id.clone()),
+            (None, None) => self.store.latest_backup_of(&v.id).await?.map(|b| b.id),
+        };
         let claim = self.quotas.backup_claim(&v.project_id, 1, v.size).await?;
         // A backup of a snapshot holds the data of the snapshot's time (Cinder's rule).
         let data_timestamp = match &req.snapshot_id {
@@ -217,6 +241,7 @@ impl BackupService {
                 snapshot_id: req.snapshot_id.clone(),
                 parent_id: backup.parent_id.clone(),
                 volume_back_to: backing_up.then_some(VolumeStatus::Available),
+                supersedes,
             },
         );
         let guards = NewBackupGuards {

@@ -2,12 +2,14 @@
 //! `front-end` specs are handed to the compute host in `connection_info`; `back-end` specs
 //! are enforced by Basalt's own exporter; `both` means both.
 
+mod limits;
 mod service;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+pub use limits::IoLimits;
 pub use service::QosService;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -271,6 +271,19 @@ impl QosService {
             .map(|q| effective_specs(&q.specs, size_gib)))
     }
 
+    /// The limits Basalt's exporter enforces on a volume of this type and size.
+    pub async fn back_end_limits(
+        &self,
+        type_id: &str,
+        size_gib: i64,
+    ) -> Result<super::IoLimits, DomainError> {
+        Ok(self
+            .back_end_specs(type_id, size_gib)
+            .await?
+            .map(|s| super::IoLimits::from_specs(&s))
+            .unwrap_or_default())
+    }
+
     /// What Basalt's exporter must enforce (`back-end` or `both` consumers).
     pub async fn back_end_specs(
         &self,
