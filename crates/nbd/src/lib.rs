@@ -5,10 +5,12 @@
 //!   random bits, which the attach flow hands to the one host that needs it; `NBD_OPT_LIST`
 //!   always answers with an empty list. [`ExportTable::revoke`] withdraws a name, closes every
 //!   connection using it and returns only when the device operations they started are done.
-//! - **One task per connection.** It negotiates, then reads requests in order; each valid
-//!   request runs on tokio's blocking pool, so a slow export never stalls another and one
-//!   connection may have several requests in flight (bounded in number and in buffered bytes).
-//!   Replies are written whole under a per-connection lock, in completion order.
+//! - **One task per connection.** It negotiates, then reads requests in order. A READ served
+//!   from the page cache (`RWF_NOWAIT`), and a small buffered WRITE, completes on that task;
+//!   any other request runs on tokio's blocking pool, so a slow export never stalls another
+//!   and one connection may have several requests in flight (bounded in number and in
+//!   buffered bytes). Replies are written whole under a per-connection lock, in completion
+//!   order, several in one write when the next request is already buffered.
 //! - **Hostile input costs one connection.** Bad magic, unknown client flags, oversized
 //!   option data, an unskippable WRITE payload or EOF mid-request end that connection only;
 //!   a bad but well-framed request gets an error reply and the session continues.

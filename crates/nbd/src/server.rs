@@ -133,7 +133,11 @@ async fn negotiate_all(mut stream: TcpStream, shared: &Shared) -> Result<Transmi
         tls_active: false,
     };
     match negotiate(&mut stream, &policy, no_zeroes).await? {
-        Negotiated::Transmit(attachment) => return Ok(Some(split(stream, attachment))),
+        Negotiated::Transmit(attachment) => {
+            // Plain TCP splits into halves that share no lock.
+            let (r, w) = stream.into_split();
+            return Ok(Some((Box::new(r), Box::new(w), attachment)));
+        }
         Negotiated::Closed => return Ok(None),
         Negotiated::StartTls => {}
     }

@@ -8,7 +8,10 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::fs::{FallocateFlags, SeekFrom};
-use rustix::io::Errno;
+use rustix::io::{Errno, ReadWriteFlags};
+
+/// Fail with `EAGAIN` rather than wait for the disk.
+const NOWAIT: ReadWriteFlags = ReadWriteFlags::NOWAIT;
 
 /// An opened volume, for the exporters (NBD, iSCSI) and the backup worker.
 ///
@@ -40,6 +43,24 @@ pub trait BlockDevice: Send + Sync {
     fn data_ranges(&self) -> io::Result<Option<Vec<Range<u64>>>> {
         Ok(None)
     }
+
+    /// [`read_at`](Self::read_at) only if it needs no waiting for the disk (the data is in
+    /// the page cache): `Ok(false)` when it would wait, `buf` then holding nothing useful, and
+    /// the caller calls `read_at` where blocking is allowed. Lets an async caller serve cached
+    /// reads on its own thread. The default always answers `Ok(false)`.
+    fn try_read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<bool> {
+        let _ = (buf, offset);
+        Ok(false)
+    }
+
+    /// [`write_at`](Self::write_at) only if it needs no waiting; `Ok(false)` when it would
+    /// wait or the device cannot tell (a filesystem without buffered `RWF_NOWAIT` writes, such
+    /// as ext4), part of `buf` then possibly written, and the caller writes all of it again
+    /// with `write_at` where blocking is allowed. The default always answers `Ok(false)`.
+    fn try_write_at(&self, buf: &[u8], offset: u64) -> io::Result<bool> {
+        let _ = (buf, offset);
+        Ok(false)
+    }
 }
 
 /// A volume held in a (sparse) file, read and written with pread/pwrite through the page cache.
@@ -51,6 +72,9 @@ pub struct FileDevice {
     punch_hole: AtomicBool,
     /// False for a snapshot: writes and discards are refused before they reach the file.
     writable: bool,
+    /// Cleared after the filesystem refuses `RWF_NOWAIT` buffered writes (ext4 does), so
+    /// `try_write_at` stops asking.
+    nowait_writes: AtomicBool,
 }
 
 impl FileDevice {
@@ -62,6 +86,7 @@ impl FileDevice {
             size,
             punch_hole: AtomicBool::new(true),
             writable: true,
+            nowait_writes: AtomicBool::new(true),
         })
     }
 
@@ -152,6 +177,46 @@ impl BlockDevice for FileDevice {
         self.write_zeroes(offset, len)
     }
 
+    fn try_read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<bool> {
+        self.check_range(offset, buf.len() as u64)?;
+        let mut done = 0;
+        while done < buf.len() {
+            let mut iov = [io::IoSliceMut::new(&mut buf[done..])];
+            match rustix::io::preadv2(&self.file, &mut iov, offset + done as u64, NOWAIT) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => done += n,
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN | Errno::OPNOTSUPP) => return Ok(false),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(true)
+    }
+
+    fn try_write_at(&self, buf: &[u8], offset: u64) -> io::Result<bool> {
+        self.check_writable()?;
+        self.check_range(offset, buf.len() as u64)?;
+        if !self.nowait_writes.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let mut done = 0;
+        while done < buf.len() {
+            let iov = [io::IoSlice::new(&buf[done..])];
+            match rustix::io::pwritev2(&self.file, &iov, offset + done as u64, NOWAIT) {
+                Ok(0) => return Ok(false),
+                Ok(n) => done += n,
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => return Ok(false),
+                Err(Errno::OPNOTSUPP) => {
+                    self.nowait_writes.store(false, Ordering::Relaxed);
+                    return Ok(false);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(true)
+    }
+
     fn data_ranges(&self) -> io::Result<Option<Vec<Range<u64>>>> {
         // SEEK_DATA/SEEK_HOLE take absolute offsets, so the shared file position they move
         // matters to no one (reads and writes are positional).
@@ -194,6 +259,25 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert!(dev.write_at(&[1], u64::MAX).is_err());
         assert_eq!(tmp.as_file().metadata().unwrap().len(), 4096);
+    }
+
+    #[test]
+    fn nonblocking_reads_and_writes_do_the_same_or_decline() {
+        let (_tmp, dev) = device(8192);
+        dev.write_at(&[5; 100], 4000).unwrap();
+        let mut buf = [0u8; 200];
+        if dev.try_read_at(&mut buf, 3950).unwrap() {
+            assert_eq!(&buf[..50], &[0; 50]);
+            assert_eq!(&buf[50..150], &[5; 100]);
+        }
+        if dev.try_write_at(&[9; 10], 0).unwrap() {
+            let mut back = [0u8; 10];
+            dev.read_at(&mut back, 0).unwrap();
+            assert_eq!(back, [9; 10]);
+        }
+        assert!(dev.try_read_at(&mut buf, 8000).is_err());
+        let err = dev.try_write_at(&[1; 2], 8191).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     }
 
     #[test]
