@@ -6,8 +6,9 @@
 //!   always answers with an empty list. [`ExportTable::revoke`] withdraws a name, closes every
 //!   connection using it and returns only when the device operations they started are done.
 //! - **One task per connection.** It negotiates, then reads requests in order. A READ served
-//!   from the page cache (`RWF_NOWAIT`), and a small buffered WRITE, completes on that task;
-//!   any other request runs on tokio's blocking pool, so a slow export never stalls another
+//!   from the page cache, and a WRITE the filesystem takes without waiting (`RWF_NOWAIT`),
+//!   completes on that task; any other request runs on tokio's blocking pool (short WRITEs
+//!   in batches, one thread hand-off for several), so a slow export never stalls another
 //!   and one connection may have several requests in flight (bounded in number and in
 //!   buffered bytes). Replies are written whole under a per-connection lock, in completion
 //!   order, several in one write when the next request is already buffered.

@@ -1,16 +1,16 @@
 //! The transmission phase of one connection. Requests are read in order by the connection's
 //! task. A READ whose data is in the page cache (and a WRITE the filesystem takes without
 //! waiting, where it can say so: `RWF_NOWAIT`) completes right there, with no thread
-//! hand-off; every other request runs on
-//! tokio's blocking pool, so several are in flight at once (at most [`MAX_OPS`], holding at
-//! most [`BUFFER_BUDGET`] bytes of payload) and a slow disk never stalls the connection's
-//! task. Replies are written whole under one lock, in completion order: the ones completed on
-//! the connection's task are gathered while further requests are already buffered and leave
-//! in one write; a reply the socket does not take at once is finished by a task of its own,
-//! so neither the connection's task nor a blocking thread ever waits for the client. The
-//! connection ends on DISC, EOF, a protocol violation, a write failure, server shutdown or
-//! revocation of its export, and waits (for a bounded time) for the replies of requests
-//! already accepted.
+//! hand-off; every other request runs on tokio's blocking pool (short WRITEs gathered while
+//! the next request is already buffered run together, one hand-off for several), so several
+//! are in flight at once (at most [`MAX_OPS`], holding at most [`BUFFER_BUDGET`] bytes of
+//! payload) and a slow disk never stalls the connection's task. Replies are written whole
+//! under one lock, in completion order: the ones completed on the connection's task are
+//! gathered while further requests are already buffered and leave in one write; a reply the
+//! socket does not take at once is finished by a task of its own, so neither the
+//! connection's task nor a blocking thread ever waits for the client. The connection ends on
+//! DISC, EOF, a protocol violation, a write failure, server shutdown or revocation of its
+//! export, and waits (for a bounded time) for the replies of requests already accepted.
 
 use std::io;
 use std::panic::AssertUnwindSafe;
@@ -50,6 +50,13 @@ const INLINE_READ_ALWAYS: u32 = 64 << 10;
 const BATCH_MAX: usize = 256 << 10;
 /// Bytes of the request stream read ahead (many small requests arrive in one read).
 const READ_AHEAD: usize = 64 << 10;
+/// WRITEs up to this long that must go to the blocking pool are gathered while the next
+/// request is already buffered, and run one after the other on one thread: a buffered write
+/// is a short copy (ext4 lets one at a time into a file anyway), the hand-off to a thread
+/// costs more than the write.
+const WRITE_BATCH_LEN: u32 = 64 << 10;
+/// Most WRITEs run by one thread hand-off.
+const WRITE_BATCH_MAX: usize = 32;
 
 pub(crate) type Reader = Box<dyn AsyncRead + Send + Unpin>;
 pub(crate) type Writer = Box<dyn AsyncWrite + Send + Unpin>;
@@ -153,12 +160,19 @@ pub(crate) async fn serve(
     let mut broken = conn.broken.subscribe();
     let mut reader = BufReader::with_capacity(READ_AHEAD, reader);
     let mut batch = Outgoing::default();
+    let mut writes = Vec::new();
     tracing::debug!(
         volume_id = conn.export.volume_id,
         "NBD transmission started"
     );
     let end = loop {
-        // Gathered replies leave once the next request would have to be waited for.
+        // Gathered writes start, and gathered replies leave, once the next request would have
+        // to be waited for.
+        if !writes.is_empty()
+            && (writes.len() >= WRITE_BATCH_MAX || !next_is_at_hand(reader.buffer(), &conn))
+        {
+            run_writes(&conn, std::mem::take(&mut writes), &revoked);
+        }
         if !batch.bytes.is_empty()
             && (batch.bytes.len() >= BATCH_MAX || !next_is_at_hand(reader.buffer(), &conn))
         {
@@ -178,7 +192,9 @@ pub(crate) async fn serve(
             Ok(Next::Request(incoming)) if incoming.req.kind == CMD_DISC => {
                 break "client disconnected"
             }
-            Ok(Next::Request(incoming)) => dispatch(&conn, incoming, &revoked, &mut batch),
+            Ok(Next::Request(incoming)) => {
+                dispatch(&conn, incoming, &revoked, &mut batch, &mut writes)
+            }
             Ok(Next::Eof) => break "client closed the connection",
             Ok(Next::Unsyncable(req, held)) => {
                 tracing::warn!(len = req.len, "NBD WRITE larger than the maximum payload");
@@ -195,6 +211,10 @@ pub(crate) async fn serve(
             }
         }
     };
+    // Writes already accepted run (and are answered) even though the connection is ending.
+    if !writes.is_empty() {
+        run_writes(&conn, writes, &revoked);
+    }
     if !batch.bytes.is_empty() {
         conn.send(batch);
     }
@@ -285,34 +305,42 @@ where
     } else {
         None
     };
-    let mut payload = Vec::new();
-    if req.kind == CMD_WRITE {
-        // Read into the spare capacity: no zeroing of memory about to be overwritten.
-        payload.reserve_exact(req.len as usize);
-        while payload.len() < req.len as usize {
-            let want = req.len as usize - payload.len();
-            if (&mut *r).take(want as u64).read_buf(&mut payload).await? == 0 {
-                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
-            }
+    let held = Held {
+        ops: Some(op),
+        buffers,
+    };
+    let payload = if req.kind == CMD_WRITE {
+        receive(r, req.len as usize).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Next::Request(Incoming { req, payload, held }))
+}
+
+/// Reads exactly `len` bytes into a new buffer, without zeroing it first.
+async fn receive<R>(r: &mut R, len: usize) -> io::Result<Vec<u8>>
+where
+    R: AsyncRead + Unpin,
+{
+    let mut buf = Vec::with_capacity(len);
+    while buf.len() < len {
+        let want = len - buf.len();
+        if (&mut *r).take(want as u64).read_buf(&mut buf).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
         }
     }
-    Ok(Next::Request(Incoming {
-        req,
-        payload,
-        held: Held {
-            ops: Some(op),
-            buffers,
-        },
-    }))
+    Ok(buf)
 }
 
 /// Answers an invalid request at once; completes a READ from the page cache (or a WRITE the
-/// filesystem takes without waiting) on the spot; starts anything else on the blocking pool.
+/// filesystem takes without waiting) on the spot; adds a short WRITE to `writes`, which run
+/// together on the blocking pool; starts anything else on the blocking pool.
 fn dispatch(
     conn: &Arc<Conn>,
     incoming: Incoming,
     revoked: &watch::Receiver<bool>,
     batch: &mut Outgoing,
+    writes: &mut Vec<Incoming>,
 ) {
     let Incoming { req, payload, held } = incoming;
     if let Err(errno) = validate(&conn.export, &req) {
@@ -361,29 +389,62 @@ fn dispatch(
             }
         }
     }
+    if req.kind == CMD_WRITE && req.len <= WRITE_BATCH_LEN {
+        return writes.push(Incoming { req, payload, held });
+    }
     let conn = conn.clone();
     // The device operation holds the revocation receiver: revoke waits for it to finish.
     let guard = revoked.clone();
     tokio::task::spawn_blocking(move || {
-        let device = conn.export.device.as_ref();
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            execute(device, &req, payload, read_buf)
-        }))
-        .unwrap_or_else(|_| Err(io::Error::other("the device operation panicked")));
+        let bytes = reply_of(
+            &req,
+            run(conn.export.device.as_ref(), &req, payload, read_buf),
+        );
         drop(guard);
-        let bytes = match result {
-            Ok(Some(mut reply)) => {
-                reply[..REPLY_HEADER].copy_from_slice(&simple_reply(0, req.handle));
-                reply
-            }
-            Ok(None) => simple_reply(0, req.handle).to_vec(),
-            Err(e) => {
-                tracing::debug!(kind = req.kind, error = %e, "NBD request failed");
-                simple_reply(errno_of(&e), req.handle).to_vec()
-            }
-        };
         conn.send(Outgoing { bytes, held });
     });
+}
+
+/// Runs `writes` one after the other on one blocking thread; their replies leave together.
+fn run_writes(conn: &Arc<Conn>, writes: Vec<Incoming>, revoked: &watch::Receiver<bool>) {
+    let conn = conn.clone();
+    let guard = revoked.clone();
+    tokio::task::spawn_blocking(move || {
+        let device = conn.export.device.as_ref();
+        let mut out = Outgoing::default();
+        for Incoming { req, payload, held } in writes {
+            let reply = reply_of(&req, run(device, &req, payload, None));
+            out.push(reply, held);
+        }
+        drop(guard);
+        conn.send(out);
+    });
+}
+
+/// [`execute`], with a panic of the device turned into an error.
+fn run(
+    dev: &dyn BlockDevice,
+    req: &Request,
+    payload: Vec<u8>,
+    read_buf: Option<Vec<u8>>,
+) -> io::Result<Option<Vec<u8>>> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| execute(dev, req, payload, read_buf)))
+        .unwrap_or_else(|_| Err(io::Error::other("the device operation panicked")))
+}
+
+/// The reply to `req` given its outcome: a READ's data follows the header.
+fn reply_of(req: &Request, result: io::Result<Option<Vec<u8>>>) -> Vec<u8> {
+    match result {
+        Ok(Some(mut reply)) => {
+            reply[..REPLY_HEADER].copy_from_slice(&simple_reply(0, req.handle));
+            reply
+        }
+        Ok(None) => simple_reply(0, req.handle).to_vec(),
+        Err(e) => {
+            tracing::debug!(kind = req.kind, error = %e, "NBD request failed");
+            simple_reply(errno_of(&e), req.handle).to_vec()
+        }
+    }
 }
 
 /// A READ's reply: room for its header, then for the data, so that it leaves in one write.

@@ -244,6 +244,32 @@ async fn a_client_dropped_mid_write_does_not_disturb_the_server() {
 }
 
 #[tokio::test]
+async fn many_short_writes_sent_at_once_are_each_answered_once_and_all_land() {
+    let mut fx = Fixture::start().await;
+    let (name, path) = fx.export("v", false).await;
+    let mut c = Raw::connect(fx.addr).await;
+    c.go(&name).await;
+    // More than run on one thread hand-off, and more than may be in flight at once.
+    let n = 150u64;
+    for i in 0..n {
+        c.write(1000 + i, i * 4096, &[(i % 250) as u8 + 1; 4096])
+            .await;
+    }
+    c.request(CMD_FLUSH, 0, 1, 0, 0).await;
+    let mut seen = HashSet::new();
+    for _ in 0..=n {
+        let (err, handle) = c.reply().await;
+        assert_eq!(err, 0);
+        assert!(seen.insert(handle), "handle {handle} answered once");
+    }
+    for i in 0..n {
+        let data = file_range(&path, i * 4096, 4096);
+        assert!(data.iter().all(|&b| b == (i % 250) as u8 + 1), "write {i}");
+    }
+    fx.stop().await;
+}
+
+#[tokio::test]
 async fn pipelined_requests_are_all_answered_by_handle() {
     let mut fx = Fixture::start().await;
     let (name, path) = fx.export("v", false).await;
