@@ -79,6 +79,20 @@ pub(crate) fn plan(
         .collect()
 }
 
+/// The chunks to read, as runs of consecutive chunks of at most `max` each (at least 1), so
+/// that a thread reads a run with one large sequential read.
+pub(crate) fn read_runs(steps: &[Step], max: u64) -> Vec<Range<u64>> {
+    let max = max.max(1);
+    let mut runs: Vec<Range<u64>> = Vec::new();
+    for (i, _) in (0..).zip(steps).filter(|(_, s)| **s == Step::Read) {
+        match runs.last_mut() {
+            Some(run) if run.end == i && run.end - run.start < max => run.end += 1,
+            _ => runs.push(i..i + 1),
+        }
+    }
+    runs
+}
+
 #[cfg(test)]
 // Slices holding one range are what these tests mean, not a misspelt range of values.
 #[allow(clippy::single_range_in_vec_init)]
@@ -92,6 +106,7 @@ mod tests {
             chunk_size: 10,
             parent: None,
             created_at: chrono::Utc::now(),
+            fingerprints: vec![None; chunks.len()],
             chunks,
         }
     }
@@ -136,6 +151,15 @@ mod tests {
             steps,
             [Step::Reuse(a), Step::Reuse(a), Step::Read, Step::Read]
         );
+    }
+
+    #[test]
+    fn reads_are_grouped_into_runs_of_consecutive_chunks() {
+        let (r, h) = (Step::Read, Step::Hole);
+        let steps = [r, r, r, h, r, Step::Reuse(None), r, r, r, r, r];
+        assert_eq!(read_runs(&steps, 3), [0..3, 4..5, 6..9, 9..11]);
+        assert_eq!(read_runs(&steps[..3], 0), [0..1, 1..2, 2..3]);
+        assert!(read_runs(&[h], 3).is_empty());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A scoped worker pool over a list of items: each thread takes the next item from a shared
 //! counter, so the threads walk the volume nearly in order (good for readahead) and a slow
 //! item never idles the others. The first error stops every thread at its next item and is
-//! the one returned. Memory stays bounded by the per-thread state (one chunk buffer each).
+//! the one returned. Memory stays bounded by the per-thread state (one buffer each).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;

@@ -45,25 +45,26 @@ impl BlockDevice for Failing<'_> {
 fn a_backup_that_dies_half_way_leaves_no_manifest_and_a_retry_completes() {
     let dir = tempfile::tempdir().unwrap();
     let repo = repo(dir.path());
-    let v = volume(dir.path(), "vol", 2 << 20);
-    v.fill(0, 2 << 20, 1);
+    // A backup reads 8 MiB (128 chunks) at a time: 2 reads for this volume.
+    let v = volume(dir.path(), "vol", 16 << 20);
+    v.fill(0, 16 << 20, 1);
     let snap = v.snapshot();
     let failing = Failing {
         inner: &snap,
-        ok: AtomicU32::new(10),
+        ok: AtomicU32::new(1),
     };
     let err = repo.backup("b", &failing, Base::Full).unwrap_err();
     assert!(matches!(err, BackupError::Io { .. }), "{err}");
     assert!(!repo.exists("b").unwrap());
-    // Every chunk read before the failure was stored (distinct random data): 10 of 32.
+    // Every chunk read before the failure was stored (distinct random data): 128 of 256.
     let orphans = chunk_files(&repo).len();
-    assert_eq!(orphans, 10);
+    assert_eq!(orphans, 128);
 
     // The retry finds the chunks already stored and completes.
     let s = repo.backup("b", &snap, Base::Full).unwrap().stats;
     assert_eq!(s.chunks_reused, orphans as u64, "{s:?}");
-    assert_eq!(s.chunks_new + s.chunks_reused, 32);
-    let t = volume(dir.path(), "t", 2 << 20);
+    assert_eq!(s.chunks_new + s.chunks_reused, 256);
+    let t = volume(dir.path(), "t", 16 << 20);
     repo.restore("b", &t.dev).unwrap();
     assert_eq!(t.bytes(), v.bytes());
 }
