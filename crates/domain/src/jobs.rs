@@ -40,8 +40,8 @@ pub enum JobKind {
     DeleteSnapshot {
         backend: String,
     },
-    /// The subject is the backup: reads the volume (through a temporary snapshot) or the
-    /// snapshot into the repository. `volume_back_to` is the status the volume gets back
+    /// The subject is the backup: reads the volume (in place while it is `backing-up`, or
+    /// through a temporary snapshot) or the snapshot into the repository. `volume_back_to` is the status the volume gets back
     /// when it was put in `backing-up`.
     CreateBackup {
         backend: String,

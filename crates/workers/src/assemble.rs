@@ -180,7 +180,7 @@ where
         records,
         signal.clone(),
     ));
-    let backup_jobs = backups.map(|r| Arc::new(BackupJobs::new(r, manager.clone())));
+    let backup_jobs = backups.map(|r| Arc::new(BackupJobs::new(r, manager.clone(), store.clone())));
     let runner = JobRunner::new(
         store,
         volumes.clone(),

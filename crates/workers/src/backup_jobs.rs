@@ -1,23 +1,27 @@
 //! Backup jobs: the storage side of create, restore and delete, over the backup repository
 //! (blocking, so on the blocking pool) and the volume's backend. Each is idempotent: a create
-//! whose manifest exists reads it back, the temporary snapshot is made (or found) under a
-//! name derived from the backup and always removed, a restore writes everything again, and
-//! deleting a missing backup is success.
+//! whose manifest exists reads it back, a temporary snapshot (where one is needed) is made or
+//! found under a name derived from the backup and removed unless kept as the next base, a
+//! restore writes everything again, and deleting a missing backup is success.
 
 use std::sync::Arc;
 
 use basalt_backup::{BackupError, Base, Repository};
 use basalt_domain::backup::BackupDone;
 use basalt_domain::jobs::{Job, JobKind};
+use basalt_domain::ports::ExportStore;
 use basalt_storage::{BlockBackend, BlockDevice};
 use chrono::Utc;
 
 use crate::manager::{explain, Failure, VolumeManager};
 
-/// What a backup reads: the volume (through a temporary snapshot) or one of its snapshots.
+/// What a backup reads: the volume (in place, or through a temporary snapshot) or one of
+/// its snapshots.
 struct Source<'a> {
     volume_id: &'a str,
     snapshot_id: Option<&'a str>,
+    /// The volume shows `backing-up` while it is read.
+    backing_up: bool,
     parent: Option<String>,
     supersedes: Option<&'a str>,
 }
@@ -25,6 +29,7 @@ struct Source<'a> {
 pub struct BackupJobs {
     repo: Repository,
     manager: Arc<VolumeManager>,
+    exports: Arc<dyn ExportStore>,
 }
 
 /// The backend snapshot a backup of a volume reads from.
@@ -60,8 +65,16 @@ fn done(m: &basalt_backup::Manifest) -> BackupDone {
 }
 
 impl BackupJobs {
-    pub fn new(repo: Repository, manager: Arc<VolumeManager>) -> Self {
-        BackupJobs { repo, manager }
+    pub fn new(
+        repo: Repository,
+        manager: Arc<VolumeManager>,
+        exports: Arc<dyn ExportStore>,
+    ) -> Self {
+        BackupJobs {
+            repo,
+            manager,
+            exports,
+        }
     }
 
     pub fn repository(&self) -> &Repository {
@@ -84,11 +97,12 @@ impl BackupJobs {
                 snapshot_id,
                 parent_id,
                 supersedes,
-                ..
+                volume_back_to,
             } => {
                 let source = Source {
                     volume_id,
                     snapshot_id: snapshot_id.as_deref(),
+                    backing_up: volume_back_to.is_some(),
                     parent: parent_id.clone(),
                     supersedes: supersedes.as_deref(),
                 };
@@ -138,10 +152,8 @@ impl BackupJobs {
         source: Source<'_>,
     ) -> Result<BackupDone, Failure> {
         let b = self.on(backend)?;
-        let temp = source
-            .snapshot_id
-            .is_none()
-            .then(|| temporary_snapshot(&id));
+        let in_place = self.reads_in_place(b, &source).await?;
+        let temp = (source.snapshot_id.is_none() && !in_place).then(|| temporary_snapshot(&id));
         // On a backend that shares blocks, the snapshot read stays as the base the volume's
         // next incremental backup diffs against (it costs only the blocks written since).
         let keep_base = temp.is_some() && b.capabilities().reflink;
@@ -166,7 +178,7 @@ impl BackupJobs {
                         b.open_snapshot(temp).await
                     }
                     (None, Some(s)) => b.open_snapshot(s).await,
-                    (None, None) => unreachable!("a backup reads a snapshot"),
+                    (None, None) => b.open(source.volume_id).await,
                 }
                 .map_err(|e| explain(backend, e))?;
                 let changed = match (&temp, &source.parent) {
@@ -212,6 +224,28 @@ impl BackupJobs {
             None => captured.or(d.data_timestamp),
         };
         Ok(d)
+    }
+
+    /// Whether the volume itself can be read, with no snapshot: as Cinder does for an
+    /// available volume, which shows `backing-up` meanwhile, so that nothing may attach,
+    /// export, extend, revert or move it. Only where a snapshot would copy the data (no
+    /// shared blocks) and no export opened before the backup could still write it; a
+    /// backend that shares blocks snapshots at no cost and keeps the snapshot as the next
+    /// incremental's base.
+    async fn reads_in_place(
+        &self,
+        b: &Arc<dyn BlockBackend>,
+        source: &Source<'_>,
+    ) -> Result<bool, Failure> {
+        if source.snapshot_id.is_some() || !source.backing_up || b.capabilities().reflink {
+            return Ok(false);
+        }
+        let exports = self
+            .exports
+            .exports_of_volume(source.volume_id)
+            .await
+            .map_err(|e| Failure::Transient(format!("Database error: {e}")))?;
+        Ok(exports.is_empty())
     }
 
     /// Where the volume changed since `parent` was taken, when the backend kept that

@@ -27,6 +27,7 @@ struct World {
     backups: Arc<BackupService>,
     runner: Arc<JobRunner>,
     backend: Arc<FileBackend>,
+    store: Arc<basalt_db::SqlBlockStore>,
     repo_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -57,6 +58,7 @@ async fn world_on(volumes: Option<std::path::PathBuf>) -> World {
     };
     let repo_dir = dir.path().join("backups");
     let repo = Repository::open_or_create(&repo_dir, 1 << 20).unwrap();
+    let store = db.block_store();
     let BlockServices {
         volumes,
         backups,
@@ -64,7 +66,7 @@ async fn world_on(volumes: Option<std::path::PathBuf>) -> World {
         heartbeat,
         ..
     } = assemble_with_backups(
-        db.block_store(),
+        store.clone(),
         Arc::new(basalt_workers::VolumeManager::new(backends)),
         settings,
         RunnerSettings::default(),
@@ -78,6 +80,7 @@ async fn world_on(volumes: Option<std::path::PathBuf>) -> World {
         backups,
         runner,
         backend,
+        store,
         repo_dir,
         _dir: dir,
     }
@@ -243,6 +246,59 @@ async fn backups_restore_what_the_volume_held_and_travel_between_repositories() 
     );
     let b = w.backups.get(&admin(), &full).await.unwrap();
     assert_eq!(b.status, BackupStatus::Available);
+}
+
+/// Cinder reads an available volume in place: where a snapshot would copy the data first
+/// (no shared blocks), a backup reads the volume itself while it shows `backing-up`, unless
+/// an export made before the backup could still write it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_available_volume_is_read_in_place_unless_an_export_could_write_it() {
+    let w = world().await;
+    if w.backend.capabilities().reflink {
+        return; // snapshots cost nothing there, and are kept as the next base
+    }
+    let vol = w.volume(1).await;
+    let mut model = Model::new();
+    w.write(&vol, &mut model, 5 * MIB + 17, &[7u8; 3 * MIB])
+        .await;
+    // A snapshot file made and removed in the volume's directory changes its mtime.
+    let dir = w.backend.volume_path(&vol).unwrap();
+    let dir = dir.parent().unwrap().to_owned();
+    let mtime = || std::fs::metadata(&dir).unwrap().modified().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let before = mtime();
+    let full = w.backup(&vol, false).await;
+    assert_eq!(mtime(), before, "the volume was read in place");
+    assert_eq!(w.status(&vol).await, VolumeStatus::Available);
+    let at_full = model.clone();
+
+    w.write(&vol, &mut model, 600 * MIB, &[9u8; MIB]).await;
+    use basalt_domain::ports::{Export, ExportStore};
+    w.store
+        .add_export(&Export {
+            id: "e1".into(),
+            volume_id: vol.clone(),
+            connector_key: "compute-1".into(),
+            protocol: "nbd".into(),
+            read_only: false,
+            handle: serde_json::json!({}),
+            data: serde_json::json!({}),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let before = mtime();
+    let inc = w.backup(&vol, true).await;
+    assert_ne!(
+        mtime(),
+        before,
+        "an exported volume is read through a snapshot"
+    );
+    let from_full = w.restore_new(&full).await;
+    w.assert_holds(&from_full, &at_full).await;
+    let from_inc = w.restore_new(&inc).await;
+    w.assert_holds(&from_inc, &model).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
