@@ -3,6 +3,7 @@
 //! markdown report.
 
 mod attach_api;
+mod backups_api;
 mod blockio;
 mod copies;
 mod copies_report;
@@ -123,6 +124,9 @@ struct Args {
     /// QoS: seconds each limit is measured for.
     #[arg(long, default_value_t = 3.0)]
     qos_seconds: f64,
+    /// Backups: directories to measure in (default: the temporary directory and an XFS image).
+    #[arg(long, value_delimiter = ',')]
+    backups_dirs: Option<Vec<PathBuf>>,
     /// Client runtime threads (1: single-threaded, leaving the other core to the server).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -138,6 +142,7 @@ enum Section {
     Exports,
     Scheduler,
     Qos,
+    Backups,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -232,6 +237,14 @@ async fn run(args: &Args, bin: PathBuf) -> anyhow::Result<String> {
         };
         let rows = qos::run(&bin, &params).await?;
         body += &qos::report(&rows, &params);
+    }
+    if args.only.contains(&Section::Backups) {
+        let params = backups_api::BackupsParams {
+            poll: Duration::from_millis(5),
+            dirs: args.backups_dirs.clone(),
+        };
+        let targets = backups_api::run(&bin, &params).await?;
+        body += &backups_api::report(&targets);
     }
     let context = report::Context {
         date,
