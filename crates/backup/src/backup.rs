@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use crate::chunk::{self, ChunkId, ZSTD_LEVEL};
 use crate::error::{BackupError, Result};
 use crate::fingerprint::Fingerprint;
+use crate::fsio::AlignedBuf;
 use crate::manifest::Manifest;
 use crate::plan::{self, Step};
 use crate::repo::{validate_id, Repository};
@@ -79,7 +80,7 @@ enum Outcome {
 /// Per-thread buffers, reused for every run of chunks.
 struct Worker {
     data: Vec<u8>,
-    compressed: Vec<u8>,
+    compressed: AlignedBuf,
     compressor: zstd::bulk::Compressor<'static>,
 }
 
@@ -160,7 +161,7 @@ impl Repository {
             || {
                 Ok(Worker {
                     data: vec![0; run_bytes as usize],
-                    compressed: Vec::new(),
+                    compressed: AlignedBuf::default(),
                     compressor: zstd::bulk::Compressor::new(ZSTD_LEVEL)
                         .map_err(BackupError::io("starting zstd"))?,
                 })
@@ -213,7 +214,7 @@ impl Repository {
         &self,
         scan: &Scan<'_>,
         compressor: &mut zstd::bulk::Compressor<'static>,
-        compressed: &mut Vec<u8>,
+        compressed: &mut AlignedBuf,
         index: u64,
         data: &[u8],
     ) -> Result<Outcome> {
@@ -235,7 +236,7 @@ impl Repository {
         }
         chunk::compress(compressor, data, compressed).map_err(stored)?;
         self.chunks.put(&id, compressed).map_err(stored)?;
-        Ok(Outcome::Stored(id, fp, compressed.len() as u64))
+        Ok(Outcome::Stored(id, fp, compressed.as_slice().len() as u64))
     }
 
     /// Writes a manifest under its id, never replacing one, and makes it durable.

@@ -1,7 +1,8 @@
 //! The chunk store: each distinct chunk once, as a zstd frame in `chunks/<2 hex>/<64 hex>`,
 //! named by the SHA-256 of its *uncompressed* bytes. A file under a chunk name is always
-//! complete (written by [`fsio::write_atomic`]), so its existence is proof that the chunk is
-//! stored; its content is checked against the name on every read.
+//! complete (written by [`fsio::write_atomic_direct`]), so its existence is proof that the
+//! chunk is stored; its content is checked against the name on every read. Chunk files are
+//! written and read with direct I/O: no page cache filled for data used once.
 
 use std::fmt;
 use std::io;
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use crate::fsio;
+use crate::fsio::{self, AlignedBuf};
 
 /// The zstd level: the CLI's default, which keeps a full backup near `zstd`'s own speed and
 /// within the disk's write rate on two cores (docs/decisions.md).
@@ -97,10 +98,11 @@ impl ChunkStore {
         }
     }
 
-    /// Stores already-compressed bytes under `id`. The shard directory still needs an fsync
-    /// (see [`sync_shards`](Self::sync_shards)) before a manifest may name the chunk.
-    pub(crate) fn put(&self, id: &ChunkId, compressed: &[u8]) -> io::Result<()> {
-        fsio::write_atomic(&self.tmp, "chunk", &self.path(id), compressed)
+    /// Stores already-compressed bytes under `id`, with direct I/O (the store never reads a
+    /// chunk soon after writing it). The shard directory still needs an fsync (see
+    /// [`sync_shards`](Self::sync_shards)) before a manifest may name the chunk.
+    pub(crate) fn put(&self, id: &ChunkId, compressed: &AlignedBuf) -> io::Result<()> {
+        fsio::write_atomic_direct(&self.tmp, "chunk", &self.path(id), compressed.as_slice())
     }
 
     /// Makes the renames into these shards durable.
@@ -112,20 +114,18 @@ impl ChunkStore {
     }
 
     /// Reads chunk `id` into `out` (cleared first): decompresses into exactly `len` bytes
-    /// and checks them against the name. `compressed` is a scratch buffer reused across calls.
+    /// and checks them against the name. `compressed` is a scratch buffer reused across calls;
+    /// the file is read with direct I/O (a restore reads each chunk once).
     pub(crate) fn read(
         &self,
         id: &ChunkId,
         len: usize,
         decompressor: &mut zstd::bulk::Decompressor<'_>,
-        compressed: &mut Vec<u8>,
+        compressed: &mut AlignedBuf,
         out: &mut Vec<u8>,
     ) -> Result<(), ReadFailure> {
-        compressed.clear();
-        match std::fs::File::open(self.path(id)) {
-            Ok(mut file) => {
-                io::Read::read_to_end(&mut file, compressed).map_err(ReadFailure::Io)?
-            }
+        match fsio::read_direct(&self.path(id), compressed) {
+            Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ReadFailure::Missing),
             Err(e) => return Err(ReadFailure::Io(e)),
         };
@@ -181,11 +181,11 @@ impl ChunkStore {
 pub(crate) fn compress(
     compressor: &mut zstd::bulk::Compressor<'_>,
     data: &[u8],
-    out: &mut Vec<u8>,
+    out: &mut AlignedBuf,
 ) -> io::Result<()> {
-    out.clear();
     out.reserve(zstd::zstd_safe::compress_bound(data.len()));
-    compressor.compress_to_buffer(data, out)?;
+    let n = compressor.compress_to_buffer(data, out.room())?;
+    out.set_len(n);
     Ok(())
 }
 
@@ -222,14 +222,14 @@ mod tests {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         let id = ChunkId::of(&data);
         let mut compressor = zstd::bulk::Compressor::new(ZSTD_LEVEL).unwrap();
-        let mut compressed = Vec::new();
+        let mut compressed = AlignedBuf::default();
         compress(&mut compressor, &data, &mut compressed).unwrap();
-        assert!(compressed.len() < data.len());
+        assert!(compressed.as_slice().len() < data.len());
         store.put(&id, &compressed).unwrap();
         assert!(store.contains(&id).unwrap());
 
         let mut decompressor = zstd::bulk::Decompressor::new().unwrap();
-        let (mut scratch, mut out) = (Vec::new(), Vec::new());
+        let (mut scratch, mut out) = (AlignedBuf::default(), Vec::new());
         store
             .read(&id, data.len(), &mut decompressor, &mut scratch, &mut out)
             .unwrap();

@@ -1,18 +1,21 @@
 //! Restoring a backup onto a device: holes become discards (so a target that held other
 //! data ends up with exactly the backup's bytes), data chunks are read, decompressed and
 //! checked against their hash on a pool of threads and written in place, and the device is
-//! flushed. Any missing or corrupt chunk fails the restore with an error naming it.
+//! flushed. Any missing or corrupt chunk fails the restore with an error naming it. The
+//! threads read (direct I/O), decompress and verify in parallel and take turns to write.
 //!
 //! Zeros stay thin: within a data chunk, runs of zero 64 KiB blocks are not written but
 //! discarded (or skipped where the target reports no data in that chunk), so a restored
 //! volume allocates about what the original did, and the restore writes only data.
 
 use std::ops::Range;
+use std::sync::Mutex;
 
 use basalt_storage::BlockDevice;
 
 use crate::chunk::{self, ChunkId, ReadFailure};
 use crate::error::{BackupError, Result};
+use crate::fsio::AlignedBuf;
 use crate::plan;
 use crate::pool;
 use crate::repo::Repository;
@@ -30,7 +33,7 @@ pub struct RestoreStats {
 
 struct Worker {
     decompressor: zstd::bulk::Decompressor<'static>,
-    compressed: Vec<u8>,
+    compressed: AlignedBuf,
     data: Vec<u8>,
 }
 
@@ -82,6 +85,9 @@ impl Repository {
             .enumerate()
             .filter_map(|(i, c)| c.map(|c| (i as u64, c)))
             .collect();
+        // One write at a time: writes to a file serialize on its inode lock anyway, where the
+        // waiting threads spin and burn the CPU the others need; here they sleep.
+        let turn = Mutex::new(());
         let written = pool::run(
             self.threads(),
             &data,
@@ -89,7 +95,7 @@ impl Repository {
                 Ok(Worker {
                     decompressor: zstd::bulk::Decompressor::new()
                         .map_err(BackupError::io("starting zstd"))?,
-                    compressed: Vec::new(),
+                    compressed: AlignedBuf::default(),
                     data: Vec::with_capacity(manifest.chunk_size as usize),
                 })
             },
@@ -123,7 +129,7 @@ impl Repository {
                     .map_err(failed)?;
                 // A target with no data in this chunk reads zeros there already.
                 let blank = target_data.as_ref().is_some_and(|d| !d[index as usize]);
-                write_sparse(target, &w.data, range.start, blank)
+                write_sparse(target, &w.data, range.start, blank, &turn)
                     .map_err(|e| BackupError::io(format!("writing chunk {index} to the target"))(e))
             },
         )?;
@@ -139,12 +145,18 @@ impl Repository {
 
 /// Writes `data` at `offset`, except runs of zero 64 KiB blocks, which are discarded, or
 /// left alone when `blank` (the target reads zeros there). Returns (written, discarded).
+/// Each write or discard holds `turn`; finding the zero runs does not.
 fn write_sparse(
     target: &dyn BlockDevice,
     data: &[u8],
     offset: u64,
     blank: bool,
+    turn: &Mutex<()>,
 ) -> std::io::Result<(u64, u64)> {
+    let turn = || {
+        turn.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
     const BLOCK: usize = 64 << 10;
     let zero_at = |pos: usize| chunk::is_zero(&data[pos..(pos + BLOCK).min(data.len())]);
     let (mut written, mut discarded, mut pos) = (0, 0, 0);
@@ -156,9 +168,11 @@ fn write_sparse(
         }
         let (at, len) = (offset + pos as u64, (end - pos) as u64);
         if !zero {
+            let _turn = turn();
             target.write_at(&data[pos..end], at)?;
             written += len;
         } else if !blank {
+            let _turn = turn();
             target.discard(at, len)?;
             discarded += len;
         }
@@ -195,7 +209,8 @@ mod tests {
     fn zero_runs_are_discarded_on_a_dirty_target() {
         let (_tmp, dev) = device(0xEE);
         let data = chunk();
-        let (written, discarded) = write_sparse(&dev, &data, 1 << 20, false).unwrap();
+        let (written, discarded) =
+            write_sparse(&dev, &data, 1 << 20, false, &Mutex::new(())).unwrap();
         assert_eq!(written, 2 * (64 << 10));
         assert_eq!(written + discarded, data.len() as u64);
         let mut back = vec![0u8; data.len()];
@@ -214,7 +229,7 @@ mod tests {
             .unwrap();
         let dev = FileDevice::new(file).unwrap();
         let data = chunk();
-        let (written, discarded) = write_sparse(&dev, &data, 0, true).unwrap();
+        let (written, discarded) = write_sparse(&dev, &data, 0, true, &Mutex::new(())).unwrap();
         assert_eq!((written, discarded), (2 * (64 << 10), 0));
         let mut back = vec![0u8; data.len()];
         dev.read_at(&mut back, 0).unwrap();
