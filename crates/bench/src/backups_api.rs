@@ -2,9 +2,10 @@
 //! data, a full backup (`POST /backups` until `available`), 1 % of the volume rewritten, an
 //! incremental backup, and a restore to a new volume (until `available`, then compared with
 //! the volume byte for byte), beside `dd` and `zstd` on the same data in the same directory.
-//! Run on the system's temporary directory and on an XFS image with reflink, since the
-//! service reads differently there: on a filesystem without shared blocks an available
-//! volume is read in place and an incremental compares chunk fingerprints; with reflink the
+//! The 1 % is written as a compute host would, over an NBD attachment. Run on the system's
+//! temporary directory and on an XFS image with reflink, since the service reads differently
+//! there: on a filesystem without shared blocks an available volume is read in place and an
+//! incremental reads what the volume's devices wrote since its parent; with reflink the
 //! backup reads a snapshot, which stays as the base whose block map tells the next
 //! incremental what changed.
 
@@ -190,7 +191,7 @@ async fn measure(server: &Server, p: &BackupsParams, root: &Path) -> anyhow::Res
         wall: t.elapsed(),
     });
 
-    change_one_percent(&volume)?;
+    change_one_percent(&vols, &mut conn, &id, root, p.poll).await?;
     drop_cache(&volume)?;
     eprintln!("backups: incremental backup...");
     let t = Instant::now();
@@ -347,12 +348,23 @@ fn write_data(volume: &Path, flat: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// 1 % of the volume rewritten in 1 MiB writes at random 1 MiB-aligned offsets.
-fn change_one_percent(volume: &Path) -> anyhow::Result<()> {
-    let v = std::fs::OpenOptions::new().write(true).open(volume)?;
+/// 1 % of the volume rewritten by a compute host: attached over NBD (reserve,
+/// initialize_connection, attach), random 1 MiB writes at random 1 MiB-aligned offsets with
+/// `qemu-io`, a flush, and the detach sequence.
+async fn change_one_percent(
+    vols: &Volumes,
+    conn: &mut Conn,
+    id: &str,
+    root: &Path,
+    poll: Duration,
+) -> anyhow::Result<()> {
+    let sources = root.join("changes");
+    std::fs::create_dir_all(&sources)?;
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     let mut buf = vec![0u8; MIB as usize];
-    for _ in 0..CHANGES {
+    let mut args = vec!["-f".to_owned(), "raw".to_owned()];
+    let mut commands = Vec::new();
+    for i in 0..CHANGES {
         for b in buf.chunks_mut(64 << 10) {
             block(&mut rng, b);
         }
@@ -360,9 +372,31 @@ fn change_one_percent(volume: &Path) -> anyhow::Result<()> {
         rng ^= rng >> 7;
         rng ^= rng << 17;
         let at = (rng % (VOLUME_GIB * 1024)) * MIB;
-        v.write_all_at(&buf, at)?;
+        let source = sources.join(format!("{i}"));
+        std::fs::write(&source, &buf)?;
+        commands.push(format!("write -q -s {} {at} {MIB}", source.display()));
     }
-    v.sync_all()?;
+    commands.push("flush".to_owned());
+    vols.reserve(conn, id).await?;
+    let export = vols.initialize_connection(conn, id).await?;
+    vols.attach(conn, id, &crate::attach_api::instance_uuid(0))
+        .await?;
+    for c in commands {
+        args.extend(["-c".to_owned(), c]);
+    }
+    args.push(export.uri());
+    let written = Command::new("qemu-io").args(&args).output();
+    vols.detach_all(conn, id).await?;
+    crate::exports::settle(vols, conn, id, poll).await?;
+    let out = written.context("cannot run qemu-io")?;
+    if !out.status.success() || !out.stderr.is_empty() {
+        bail!(
+            "qemu-io failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::remove_dir_all(&sources)?;
     Ok(())
 }
 
@@ -403,7 +437,8 @@ pub fn report(targets: &[Target]) -> String {
     let mut s = format!(
         "\n## Backups through the API\n\n\
          A {VOLUME_GIB} GiB volume holding {} GiB of data in {EXTENTS} extents: `POST /backups` \
-         until `available` (full), {CHANGES} writes of 1 MiB (1 %), an incremental, and a restore \
+         until `available` (full), {CHANGES} random writes of 1 MiB (1 %) with `qemu-io` over an NBD \
+         attachment, an incremental, and a restore \
          of it to a new volume until `available` (then compared with `cmp`); `dd bs=4M \
          conv=fsync` and `zstd -3 -T1` of the same data without holes, from a cold cache, in \
          the same directory. Rates are the data size over the wall time.\n\n\

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{BackendStats, BlockDevice, StorageError};
+use crate::{BackendStats, Baseline, BlockDevice, StorageError};
 
 /// One GiB in bytes: volume sizes are whole GiB, as in Cinder.
 pub const GIB: u64 = 1 << 30;
@@ -154,6 +154,38 @@ pub trait BlockBackend: Send + Sync + 'static {
     ) -> Result<Option<Vec<std::ops::Range<u64>>>, StorageError> {
         let _ = (base, snapshot);
         Ok(None)
+    }
+
+    /// Before a backup reads volume `name` in place, with nothing open on it: the ranges
+    /// written since backup `parent`, when the backend tracked every write since that backup
+    /// was read ([`Baseline::changed`], else `None`: read everything), and the volume's state
+    /// now, for [`track_from`](Self::track_from). The default tracks nothing.
+    async fn changes_since(
+        &self,
+        name: &str,
+        parent: Option<&str>,
+    ) -> Result<Baseline, StorageError> {
+        let _ = (name, parent);
+        Ok(Baseline::default())
+    }
+
+    /// After backup `backup` read volume `name` in place from `baseline`: tracks the writes
+    /// from now on, for the next incremental backup, unless the volume changed meanwhile.
+    async fn track_from(
+        &self,
+        name: &str,
+        backup: &str,
+        baseline: &Baseline,
+    ) -> Result<(), StorageError> {
+        let _ = (name, backup, baseline);
+        Ok(())
+    }
+
+    /// Another writer is given the volume's file ([`local_path`](Self::local_path): an iSCSI
+    /// target, a local attach): the writes tracked so far no longer tell what changed.
+    async fn forget_changes(&self, name: &str) -> Result<(), StorageError> {
+        let _ = name;
+        Ok(())
     }
 
     /// Every regular, non-hidden file of the backend as `(name, size in bytes)`: its volumes'

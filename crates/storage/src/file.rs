@@ -7,6 +7,7 @@ mod adopt;
 mod copies;
 mod disk;
 mod extents;
+mod tracking;
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -22,6 +23,8 @@ use crate::{
     GIB,
 };
 use disk::{efbig_as, not_found_as, probe_features, remove_if_present, scan, sync_dir, too_big};
+use tracking::Tracking;
+pub use tracking::{Baseline, Stamp};
 
 /// Prefix of volume files, Cinder's `volume_name_template`, so operators see familiar names.
 const VOLUME_PREFIX: &str = "volume-";
@@ -49,6 +52,9 @@ struct Inner {
     changes: Mutex<Changes>,
     /// Signalled when a copy ends, for the changes waiting until its target is idle.
     copy_ended: Condvar,
+    /// Where copies cannot share blocks, the record of what each volume's devices wrote, so
+    /// that an incremental backup reads only that ([`tracking`]).
+    tracking: Option<Tracking>,
 }
 
 /// What the change lock guards.
@@ -103,6 +109,7 @@ impl FileBackend {
                     copying: HashSet::new(),
                 }),
                 copy_ended: Condvar::new(),
+                tracking: (!reflink).then(Tracking::new),
             }),
             name: "file".to_owned(),
             capabilities: Capabilities {
@@ -175,8 +182,13 @@ impl BlockBackend for FileBackend {
     }
 
     async fn delete(&self, name: &str) -> Result<(), StorageError> {
-        self.blocking(name, |inner, name| inner.delete(&volume_file(name)))
-            .await
+        self.blocking(name, |inner, name| {
+            if let Some(t) = &inner.tracking {
+                t.remove(&inner.path(&volume_file(name)))?;
+            }
+            inner.delete(&volume_file(name))
+        })
+        .await
     }
 
     async fn extend(&self, name: &str, new_size_gib: u64) -> Result<(), StorageError> {
@@ -200,12 +212,17 @@ impl BlockBackend for FileBackend {
 
     async fn open(&self, name: &str) -> Result<Arc<dyn BlockDevice>, StorageError> {
         self.blocking(name, |inner, name| {
+            let path = inner.path(&volume_file(name));
             let file = File::options()
                 .read(true)
                 .write(true)
-                .open(inner.path(&volume_file(name)))
+                .open(&path)
                 .map_err(not_found_as(StorageError::NotFound, name))?;
-            let device: Arc<dyn BlockDevice> = Arc::new(FileDevice::new(file)?);
+            let device = FileDevice::new(file)?;
+            let device: Arc<dyn BlockDevice> = match &inner.tracking {
+                Some(t) => Arc::new(t.track(&path, device)?),
+                None => Arc::new(device),
+            };
             Ok(device)
         })
         .await
@@ -311,6 +328,45 @@ impl BlockBackend for FileBackend {
             let size = b.metadata()?.len();
             let ranges = extents::differing(&extents::extents(&a)?, &extents::extents(&b)?, size);
             Ok(Some(ranges))
+        })
+        .await
+    }
+
+    async fn changes_since(
+        &self,
+        name: &str,
+        parent: Option<&str>,
+    ) -> Result<Baseline, StorageError> {
+        let parent = parent.map(str::to_owned);
+        self.blocking(name, move |inner, name| match &inner.tracking {
+            Some(t) => Ok(t.baseline(&inner.path(&volume_file(name)), parent.as_deref())?),
+            None => Ok(Baseline::default()),
+        })
+        .await
+    }
+
+    async fn track_from(
+        &self,
+        name: &str,
+        backup: &str,
+        baseline: &Baseline,
+    ) -> Result<(), StorageError> {
+        let (backup, stamp) = (backup.to_owned(), baseline.stamp);
+        self.blocking(name, move |inner, name| {
+            let path = inner.path(&volume_file(name));
+            match (&inner.tracking, stamp) {
+                (Some(t), Some(stamp)) => Ok(t.restart(&path, &backup, stamp)?),
+                (Some(t), None) => Ok(t.forget(&path)?),
+                (None, _) => Ok(()),
+            }
+        })
+        .await
+    }
+
+    async fn forget_changes(&self, name: &str) -> Result<(), StorageError> {
+        self.blocking(name, |inner, name| match &inner.tracking {
+            Some(t) => Ok(t.forget(&inner.path(&volume_file(name)))?),
+            None => Ok(()),
         })
         .await
     }

@@ -46,5 +46,5 @@ mod stats;
 pub use backend::{validate_name, BlockBackend, Capabilities, GIB, MAX_NAME_LEN};
 pub use device::{BlockDevice, FileDevice};
 pub use error::StorageError;
-pub use file::FileBackend;
+pub use file::{Baseline, FileBackend, Stamp};
 pub use stats::{bytes_to_gib, BackendStats};

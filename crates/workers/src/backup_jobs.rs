@@ -169,6 +169,12 @@ impl BackupJobs {
             // A retry after the manifest was written: the backup is complete.
             Some(m) => (m, None),
             None => {
+                // Read in place, the writes the backend tracked since the parent say what
+                // changed; this backup becomes the base the next one counts from.
+                let baseline = match in_place {
+                    true => Some(self.baseline(b, &source).await),
+                    false => None,
+                };
                 let captured = Utc::now();
                 let device: Arc<dyn BlockDevice> = match (&temp, source.snapshot_id) {
                     (Some(temp), _) => {
@@ -183,7 +189,7 @@ impl BackupJobs {
                 .map_err(|e| explain(backend, e))?;
                 let changed = match (&temp, &source.parent) {
                     (Some(temp), Some(parent)) => self.changed_since(b, parent, temp).await,
-                    _ => None,
+                    _ => baseline.as_ref().and_then(|b| b.changed.clone()),
                 };
                 let repo = self.repo.clone();
                 let started = Utc::now();
@@ -204,6 +210,14 @@ impl BackupJobs {
                 }
                 let taken = taken?;
                 tracing::info!(backup = %taken.manifest.id, read = taken.stats.bytes_read, stored = taken.stats.bytes_stored, unread = taken.stats.chunks_unread, ms = (Utc::now() - started).num_milliseconds(), "backup taken");
+                if let Some(baseline) = &baseline {
+                    if let Err(e) = b
+                        .track_from(source.volume_id, &taken.manifest.id, baseline)
+                        .await
+                    {
+                        tracing::warn!(volume = source.volume_id, error = %e, "change tracking not restarted; the next incremental backup reads the whole volume");
+                    }
+                }
                 (taken.manifest, Some(captured))
             }
         };
@@ -246,6 +260,25 @@ impl BackupJobs {
             .await
             .map_err(|e| Failure::Transient(format!("Database error: {e}")))?;
         Ok(exports.is_empty())
+    }
+
+    /// What the backend tracked of the volume's writes since the parent (nothing to trust
+    /// when it cannot say: the backup then reads everything).
+    async fn baseline(
+        &self,
+        b: &Arc<dyn BlockBackend>,
+        source: &Source<'_>,
+    ) -> basalt_storage::Baseline {
+        match b
+            .changes_since(source.volume_id, source.parent.as_deref())
+            .await
+        {
+            Ok(baseline) => baseline,
+            Err(e) => {
+                tracing::warn!(volume = source.volume_id, error = %e, "tracked changes unavailable; reading the whole volume");
+                basalt_storage::Baseline::default()
+            }
+        }
     }
 
     /// Where the volume changed since `parent` was taken, when the backend kept that

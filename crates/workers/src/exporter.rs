@@ -49,14 +49,21 @@ impl Exporters {
         Exporters { manager, network }
     }
 
-    fn local(&self, volume: &Volume) -> Result<std::path::PathBuf, String> {
+    /// The volume's file for a compute service on this host, which writes it directly: the
+    /// backend stops trusting the writes it tracked (see `BlockBackend::forget_changes`).
+    async fn local(&self, volume: &Volume) -> Result<std::path::PathBuf, String> {
         let backend = volume.backend().unwrap_or_default();
         let b = self
             .manager
             .backend(backend)
             .ok_or_else(|| format!("backend '{backend}' is not configured on this host"))?;
-        b.local_path(&volume.id)
-            .ok_or_else(|| format!("backend '{backend}' has no local path for its volumes"))
+        let path = b
+            .local_path(&volume.id)
+            .ok_or_else(|| format!("backend '{backend}' has no local path for its volumes"))?;
+        b.forget_changes(&volume.id)
+            .await
+            .map_err(|e| format!("volume {}: {e}", volume.id))?;
+        Ok(path)
     }
 
     fn network(&self, backend: &str) -> Result<&Arc<dyn Protocol>, String> {
@@ -93,7 +100,7 @@ impl Exporter for Exporters {
         connector: &Value,
     ) -> Result<ExportGrant, String> {
         if wants_local(connector) {
-            let path = self.local(volume)?;
+            let path = self.local(volume).await?;
             return Ok(ExportGrant {
                 protocol: "local".into(),
                 handle: json!({}),

@@ -316,7 +316,9 @@ impl TgtIscsi {
         Ok(parse_accounts(&out))
     }
 
-    fn path(&self, volume_id: &str, backend: &str) -> Result<PathBuf, String> {
+    /// The volume's file for the target. tgt writes it directly, so the backend stops
+    /// trusting the writes it tracked (see `BlockBackend::forget_changes`).
+    async fn path(&self, volume_id: &str, backend: &str) -> Result<PathBuf, String> {
         let b = self
             .manager
             .backend(backend)
@@ -330,6 +332,9 @@ impl TgtIscsi {
                 path.display()
             ));
         }
+        b.forget_changes(volume_id)
+            .await
+            .map_err(|e| format!("volume {volume_id}: {e}"))?;
         Ok(path)
     }
 
@@ -360,7 +365,7 @@ impl TgtIscsi {
         initiator: &str,
     ) -> Result<(Value, Value), String> {
         check_initiator(initiator)?;
-        let path = self.path(volume_id, backend)?;
+        let path = self.path(volume_id, backend).await?;
         let _changing = self.changes.lock().await;
         let targets = self.targets().await?;
         let tid = targets.iter().map(|t| t.tid).max().unwrap_or(0) + 1;
@@ -560,7 +565,7 @@ impl TgtIscsi {
     ) -> Result<(), String> {
         let mut r = Record::from_handle(handle, read_only)?;
         check_initiator(&r.initiator)?;
-        let path = self.path(volume_id, backend)?;
+        let path = self.path(volume_id, backend).await?;
         let _changing = self.changes.lock().await;
         let targets = self.targets().await?;
         let existing = targets.iter().find(|t| t.name == r.name);
