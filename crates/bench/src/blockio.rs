@@ -31,15 +31,24 @@ pub enum Target {
     Basalt,
     /// `qemu-nbd` serving the same file, buffered like Basalt's backend.
     QemuNbd,
+    /// Basalt's iSCSI exporter (tgt), a volume of the same size and data on a second backend.
+    BasaltIscsi,
 }
 
 impl Target {
-    pub const ALL: [Target; 4] = [
+    pub const ALL: [Target; 5] = [
         Target::FileCached,
         Target::Basalt,
+        Target::BasaltIscsi,
         Target::QemuNbd,
         Target::FileDirect,
     ];
+
+    /// Whether the tools here can run `w` against this target: fio has no iSCSI engine on
+    /// Debian (built without libiscsi), so iSCSI gets the sequential workloads only.
+    pub fn measures(self, w: Workload) -> bool {
+        self != Target::BasaltIscsi || w.pattern == Pattern::Sequential
+    }
 
     pub fn label(self) -> &'static str {
         match self {
@@ -47,6 +56,7 @@ impl Target {
             Target::FileDirect => "file, O_DIRECT",
             Target::Basalt => "**Basalt NBD**",
             Target::QemuNbd => "qemu-nbd (`--cache=writeback`)",
+            Target::BasaltIscsi => "Basalt iSCSI (tgt)",
         }
     }
 
@@ -112,6 +122,8 @@ impl Workload {
 pub enum Endpoint {
     File(String),
     Nbd(String),
+    /// qemu's `--image-opts` for the LUN, CHAP credentials included.
+    Iscsi(String),
 }
 
 /// The program and arguments of one run of `w` against `t` at `at`; `runtime` is fio's
@@ -121,14 +133,18 @@ pub fn command(t: Target, w: Workload, at: &Endpoint, runtime: Duration) -> (Str
     let push = |a: &mut Vec<String>, s: &str| a.extend(s.split(' ').map(str::to_owned));
     match w.pattern {
         Pattern::Sequential => {
-            push(&mut a, "bench -f raw");
+            match at {
+                Endpoint::Iscsi(_) => push(&mut a, "bench --image-opts"),
+                _ => push(&mut a, "bench -f raw"),
+            }
             push(
                 &mut a,
                 match t {
                     Target::FileDirect => "-t none -i native",
                     Target::FileCached => "-t writeback -i threads",
-                    // The cache mode only decides FUA and flushes over NBD: none are sent.
-                    Target::Basalt | Target::QemuNbd => "-t writeback",
+                    // The cache mode only decides FUA and flushes over the network: none are
+                    // sent.
+                    Target::Basalt | Target::QemuNbd | Target::BasaltIscsi => "-t writeback",
                 },
             );
             a.extend([
@@ -146,6 +162,7 @@ pub fn command(t: Target, w: Workload, at: &Endpoint, runtime: Duration) -> (Str
             }
             a.push(match at {
                 Endpoint::File(f) | Endpoint::Nbd(f) => f.clone(),
+                Endpoint::Iscsi(opts) => opts.clone(),
             });
             ("qemu-img".into(), a)
         }
@@ -160,6 +177,11 @@ pub fn command(t: Target, w: Workload, at: &Endpoint, runtime: Duration) -> (Str
                 Endpoint::Nbd(uri) => {
                     a.push("--ioengine=nbd".into());
                     a.push(format!("--uri={uri}"));
+                }
+                // Never measured (see `Target::measures`); fio's engine if it had one.
+                Endpoint::Iscsi(opts) => {
+                    a.push("--ioengine=libiscsi".into());
+                    a.push(format!("--filename={opts}"));
                 }
             }
             a.push(format!(
@@ -377,5 +399,13 @@ mod tests {
              --size=2048m --runtime=5 --bs=4k --ramp_time=1 --time_based --norandommap \
              --randrepeat=0 --invalidate=0 --output-format=json"
         );
+        let iscsi = Endpoint::Iscsi("driver=raw,file.driver=iscsi".into());
+        let (p, a) = command(Target::BasaltIscsi, Workload::ALL[2], &iscsi, rt);
+        assert_eq!(
+            shown(&p, &a),
+            "qemu-img bench --image-opts -t writeback -c 2048 -s 1M -S 1M -d 16 \
+             driver=raw,file.driver=iscsi"
+        );
+        assert!(!Target::BasaltIscsi.measures(Workload::ALL[4]));
     }
 }

@@ -1,8 +1,10 @@
 //! The exports scenario: a 4 GiB volume (its first 2 GiB filled with data) attached through
 //! the API and read and written through Basalt's built-in NBD server, beside the same file
 //! reached directly and served by `qemu-nbd`, with the same tools (`qemu-img bench` for
-//! sequential 1 MiB I/O, `fio` for random 4 KiB I/O); then the attach call sequence
-//! (reserve → initialize_connection → attach) timed on fresh volumes.
+//! sequential 1 MiB I/O, `fio` for random 4 KiB I/O), and, where tgt is installed, a twin
+//! volume on a second backend attached over iSCSI (sequential only: fio here has no iSCSI
+//! engine); then the attach call sequence (reserve → initialize_connection → attach) timed
+//! on fresh volumes.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -10,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::attach_api::{instance_uuid, NbdExport};
+use crate::attach_api::{instance_uuid, IscsiExport, NbdExport};
 use crate::blockio::{self, Endpoint, Pattern, QemuNbd, Target, Workload, RANGE, SEQ_COUNT};
 use crate::disk::{self, MIB};
 use crate::http::{connector, Conn};
@@ -64,6 +66,8 @@ pub struct Exports {
     pub fill: Duration,
     pub export: NbdExport,
     pub tools: Vec<String>,
+    /// The iSCSI LUN measured, or why there is none.
+    pub iscsi: Result<String, String>,
     /// Per target and workload, one run per repetition.
     pub runs: Vec<(Target, Workload, Vec<Run>)>,
     pub attaches: Vec<AttachRun>,
@@ -88,36 +92,107 @@ pub async fn run(bin: &Path, p: &ExportsParams) -> anyhow::Result<Exports> {
         .tempdir_in(std::env::temp_dir())?;
     let root = work.path();
     let config = root.join("basalt.toml");
-    std::fs::write(&config, CONFIG)?;
+    let iscsi = iscsi_prerequisites();
+    std::fs::write(&config, config_text(iscsi.is_ok())?)?;
     let log = root.join("basalt.log");
     let mut server = Server::spawn_with(bin, &root.join("data"), &log, Some(&config))?;
     let outcome = match server.wait_ready().await {
-        Ok(_) => measure(&server, p, root).await,
+        Ok(_) => measure(&server, p, root, iscsi.is_ok()).await,
         Err(e) => Err(e),
     };
     let tail = server.log_tail();
     server.stop().await?;
-    let (fill, export, runs, attaches) =
+    let m =
         outcome.with_context(|| format!("server log ({}), last lines:\n{tail}", log.display()))?;
     Ok(Exports {
         dir: root.to_owned(),
         fs_type: disk::fs_type(root),
-        fill,
-        export,
+        fill: m.fill,
+        export: m.export,
+        iscsi: iscsi.and(m.iscsi),
         tools,
-        runs,
-        attaches,
+        runs: m.runs,
+        attaches: m.attaches,
     })
 }
 
-type Measured = (
-    Duration,
-    NbdExport,
-    Vec<(Target, Workload, Vec<Run>)>,
-    Vec<AttachRun>,
-);
+/// tgt and qemu's iSCSI driver, or what is missing.
+fn iscsi_prerequisites() -> Result<(), String> {
+    if !Path::new("/usr/sbin/tgtd").exists() {
+        return Err("tgt is not installed (Debian: apt-get install tgt)".into());
+    }
+    let help = std::process::Command::new("qemu-img")
+        .arg("--help")
+        .output()
+        .map_err(|e| format!("cannot run qemu-img: {e}"))?;
+    if !String::from_utf8_lossy(&help.stdout).contains("iscsi") {
+        return Err("qemu has no iSCSI driver (Debian: apt-get install qemu-block-extra)".into());
+    }
+    Ok(())
+}
 
-async fn measure(server: &Server, p: &ExportsParams, root: &Path) -> anyhow::Result<Measured> {
+/// The server's configuration: the NBD backend, and an iSCSI one in zone `iscsi` with a
+/// tgtd of its own on a free portal (tgt control ports stop at 32767: one from the pid, in
+/// another range than the Python tests).
+fn config_text(iscsi: bool) -> anyhow::Result<String> {
+    if !iscsi {
+        return Ok(CONFIG.to_owned());
+    }
+    let free = || -> anyhow::Result<u16> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port())
+    };
+    Ok(format!(
+        "[iscsi]\nportal = \"127.0.0.1:{}\"\ncontrol_port = {}\n\n{CONFIG}\n\
+         [[backends]]\nname = \"file-iscsi\"\ndriver = \"file\"\npath = \"volumes-iscsi\"\n\
+         availability_zone = \"iscsi\"\ntarget_protocol = \"iscsi\"\n\
+         over_subscription_ratio = 1000000.0\n",
+        free()?,
+        20000 + std::process::id() % 10000
+    ))
+}
+
+/// The initiator name the benchmark's iSCSI client presents.
+const INITIATOR: &str = "iqn.1993-08.org.debian:01:basalt-bench";
+
+struct Measured {
+    fill: Duration,
+    export: NbdExport,
+    iscsi: Result<String, String>,
+    runs: Vec<(Target, Workload, Vec<Run>)>,
+    attaches: Vec<AttachRun>,
+}
+
+/// The twin volume on the iSCSI backend, filled like the first and attached over iSCSI.
+async fn attach_iscsi(
+    server: &Server,
+    vols: &Volumes,
+    conn: &mut Conn,
+    poll: Duration,
+) -> anyhow::Result<(String, IscsiExport, PathBuf)> {
+    let id = vols
+        .create_in(conn, "bench-exports-iscsi", VOLUME_GIB, Some("iscsi"))
+        .await?;
+    settle(vols, conn, &id, poll).await?;
+    let file = server
+        .data_dir
+        .join("volumes-iscsi")
+        .join(format!("volume-{id}"));
+    let f = file.clone();
+    tokio::task::spawn_blocking(move || fill_range(&f)).await??;
+    vols.reserve(conn, &id).await?;
+    let lun = vols.initialize_iscsi(conn, &id, INITIATOR).await?;
+    vols.attach(conn, &id, &instance_uuid(1)).await?;
+    Ok((id, lun, file))
+}
+
+async fn measure(
+    server: &Server,
+    p: &ExportsParams,
+    root: &Path,
+    with_iscsi: bool,
+) -> anyhow::Result<Measured> {
     let tls = connector(&server.ca_pem())?;
     let (token, project) = tokens::issue_one(&mut Conn::open(server.identity, &tls).await?).await?;
     let vols = Volumes { project, token };
@@ -126,7 +201,9 @@ async fn measure(server: &Server, p: &ExportsParams, root: &Path) -> anyhow::Res
 
     let attaches = attach_sequence(&vols, &mut conn, p).await?;
 
-    let id = vols.create(&mut conn, "bench-exports", VOLUME_GIB).await?;
+    let id = vols
+        .create_in(&mut conn, "bench-exports", VOLUME_GIB, Some("nova"))
+        .await?;
     settle(&vols, &mut conn, &id, p.poll).await?;
     let file = server.data_dir.join("volumes").join(format!("volume-{id}"));
     let fill = {
@@ -142,10 +219,21 @@ async fn measure(server: &Server, p: &ExportsParams, root: &Path) -> anyhow::Res
     let export = vols.initialize_connection(&mut conn, &id).await?;
     vols.attach(&mut conn, &id, &instance_uuid(0)).await?;
     eprintln!("exports: attached, export {}", export.uri());
+    let iscsi = match with_iscsi {
+        true => attach_iscsi(server, &vols, &mut conn, p.poll)
+            .await
+            .map_err(|e| format!("{e:#}")),
+        false => Err(String::new()),
+    };
+    match &iscsi {
+        Ok((_, lun, _)) => eprintln!("exports: attached over iSCSI, {} LUN {}", lun.iqn, lun.lun),
+        Err(e) if !e.is_empty() => eprintln!("exports: no iSCSI: {e}"),
+        Err(_) => {}
+    }
 
     let mut runs: Vec<(Target, Workload, Vec<Run>)> = Vec::new();
     for t in Target::ALL {
-        for w in Workload::ALL {
+        for w in Workload::ALL.into_iter().filter(|&w| t.measures(w)) {
             runs.push((t, w, Vec::new()));
         }
     }
@@ -156,15 +244,19 @@ async fn measure(server: &Server, p: &ExportsParams, root: &Path) -> anyhow::Res
                 Target::QemuNbd => Some(QemuNbd::start(&file, &root.join("qemu-nbd.log")).await?),
                 _ => None,
             };
-            let (at, pid) = match (t, &qemu) {
-                (Target::Basalt, _) => (Endpoint::Nbd(export.uri()), Some(server.pid)),
-                (Target::QemuNbd, Some(q)) => (Endpoint::Nbd(q.uri()), q.pid()),
-                _ => (Endpoint::File(path.clone()), None),
+            let (at, pid, warmed) = match (t, &qemu, &iscsi) {
+                (Target::Basalt, ..) => (Endpoint::Nbd(export.uri()), Some(server.pid), &file),
+                (Target::QemuNbd, Some(q), _) => (Endpoint::Nbd(q.uri()), q.pid(), &file),
+                (Target::BasaltIscsi, _, Ok((_, lun, lun_file))) => {
+                    (Endpoint::Iscsi(lun.image_opts()), None, lun_file)
+                }
+                (Target::BasaltIscsi, ..) => continue,
+                _ => (Endpoint::File(path.clone()), None, &file),
             };
             // O_DIRECT writes drop the range from the page cache: every buffered target starts
             // with the data cached, as Basalt's backend and qemu-nbd would serve it.
             if t != Target::FileDirect {
-                let file = file.clone();
+                let file = warmed.clone();
                 tokio::task::spawn_blocking(move || warm(&file)).await??;
             }
             let outcome = measure_target(t, &at, pid, p, rep, &mut runs).await;
@@ -177,7 +269,21 @@ async fn measure(server: &Server, p: &ExportsParams, root: &Path) -> anyhow::Res
 
     vols.detach_all(&mut conn, &id).await?;
     vols.delete(&mut conn, &id).await?;
-    Ok((fill, export, runs, attaches))
+    let iscsi = match iscsi {
+        Ok((iscsi_id, lun, _)) => {
+            vols.detach_iscsi(&mut conn, &iscsi_id, INITIATOR).await?;
+            vols.delete(&mut conn, &iscsi_id).await?;
+            Ok(format!("{} LUN {} at {}", lun.iqn, lun.lun, lun.portal))
+        }
+        Err(e) => Err(e),
+    };
+    Ok(Measured {
+        fill,
+        export,
+        iscsi,
+        runs,
+        attaches,
+    })
 }
 
 /// Every workload once against one target.
@@ -190,7 +296,7 @@ async fn measure_target(
     runs: &mut [(Target, Workload, Vec<Run>)],
 ) -> anyhow::Result<()> {
     let ticks_per_second = procfs::clock_ticks_per_second() as f64;
-    for w in Workload::ALL {
+    for w in Workload::ALL.into_iter().filter(|&w| t.measures(w)) {
         // Each run starts with nothing left to write back from the one before.
         tokio::process::Command::new("sync").status().await?;
         let before = pid.map(procfs::cpu_ticks).transpose()?;
@@ -235,7 +341,10 @@ async fn attach_sequence(
 ) -> anyhow::Result<Vec<AttachRun>> {
     let mut ids = Vec::with_capacity(p.attaches);
     for _ in 0..p.attaches {
-        ids.push(vols.create(conn, "bench-attach", 1).await?);
+        ids.push(
+            vols.create_in(conn, "bench-attach", 1, Some("nova"))
+                .await?,
+        );
     }
     for id in &ids {
         settle(vols, conn, id, p.poll).await?;

@@ -52,12 +52,13 @@ fn method(e: &Exports, p: &ExportsParams) -> String {
            shown as well. Before each buffered target the range is read once so that it is \
            cached (O_DIRECT writes evict it); `sync` runs before every run. No run flushes: \
            writes are measured into the page cache for every buffered target.\n\
-         - Order: each repetition runs every target in turn (file cached, Basalt, qemu-nbd, \
-           file O_DIRECT), each through all eight workloads; qemu-nbd is started for its turn \
+         - Order: each repetition runs every target in turn (file cached, Basalt NBD, Basalt \
+           iSCSI, qemu-nbd, file O_DIRECT), each through all its workloads; qemu-nbd is started for its turn \
            and stopped after it.\n\
          - Server CPU / request: the NBD server process's user + system CPU over the run \
            divided by the requests (random runs: IOPS × (measured + ramp) seconds); the client \
-           and the server share the machine's cores.\n",
+           and the server share the machine's cores.\n\
+         - iSCSI: {}\n",
         e.dir.display(),
         e.fs_type,
         RANGE / MIB,
@@ -69,6 +70,19 @@ fn method(e: &Exports, p: &ExportsParams) -> String {
             .collect::<Vec<_>>()
             .join(", "),
         p.runtime.as_secs().max(1),
+        match &e.iscsi {
+            Ok(lun) => format!(
+                "a twin volume (same size, same data, filled the same way) on a second file \
+                 backend with `target_protocol = \"iscsi\"`, attached by the same sequence with \
+                 an iSCSI connector ({lun}, CHAP, Basalt's own `tgtd`), read and written with \
+                 `qemu-img bench` through qemu's libiscsi driver (`--image-opts`), between \
+                 Basalt NBD and qemu-nbd in each repetition; sequential workloads only, because \
+                 Debian's fio is built without its libiscsi engine. No server CPU: tgtd is not \
+                 Basalt's process."
+            ),
+            Err(why) if why.is_empty() => "not measured.".to_owned(),
+            Err(why) => format!("not measured: {why}."),
+        },
     )
 }
 
@@ -112,6 +126,16 @@ fn table(e: &Exports, w: Workload) -> String {
     let qemu = med(e, Target::QemuNbd, w);
     for t in Target::ALL {
         let runs = e.runs(t, w);
+        if runs.is_empty() {
+            if t == Target::BasaltIscsi && e.iscsi.is_ok() {
+                let _ = writeln!(
+                    s,
+                    "| {} | not measured (no iSCSI engine in fio) | – | – | – | – |",
+                    t.label()
+                );
+            }
+            continue;
+        }
         let v = median(figures(runs));
         let cpu: Vec<f64> = runs.iter().filter_map(|r| r.server_cpu_us_per_op).collect();
         let cpu = if cpu.is_empty() {
@@ -246,6 +270,25 @@ fn goals(e: &Exports) -> String {
             .join(", "),
         verdict(worst >= 1.0)
     );
+    if e.iscsi.is_ok() {
+        let iscsi: Vec<String> = Workload::ALL
+            .iter()
+            .filter(|&&w| Target::BasaltIscsi.measures(w))
+            .map(|&w| {
+                format!(
+                    "{} {:.2}× of the file with O_DIRECT, {:.2}× of Basalt NBD",
+                    short(w),
+                    med(e, Target::BasaltIscsi, w) / med(e, Target::FileDirect, w),
+                    med(e, Target::BasaltIscsi, w) / med(e, Target::Basalt, w)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "- Basalt iSCSI (tgt), for comparison (no goal): {}",
+            iscsi.join("; ")
+        );
+    }
     let mut seq: Vec<Duration> = e.attaches.iter().map(AttachRun::sequence).collect();
     seq.sort();
     let median_ms = median(seq.iter().copied().map(millis));
@@ -285,9 +328,27 @@ fn commands(p: &ExportsParams) -> String {
         "qemu-nbd {}",
         blockio::qemu_nbd_args("PORT", "FILE").join(" ")
     );
+    let iscsi = Endpoint::Iscsi(
+        "driver=raw,file.driver=iscsi,file.transport=tcp,file.portal=127.0.0.1:PORT,\
+         file.target=IQN,file.lun=1,file.initiator-name=INITIATOR,file.user=USER,\
+         file.password=PASSWORD"
+            .into(),
+    );
     for w in Workload::ALL {
-        for t in [Target::FileCached, Target::FileDirect, Target::Basalt] {
-            let at = if t.is_file() { &file } else { &nbd };
+        for t in [
+            Target::FileCached,
+            Target::FileDirect,
+            Target::Basalt,
+            Target::BasaltIscsi,
+        ] {
+            if !t.measures(w) {
+                continue;
+            }
+            let at = match t {
+                Target::BasaltIscsi => &iscsi,
+                t if t.is_file() => &file,
+                _ => &nbd,
+            };
             let (program, args) = blockio::command(t, w, at, p.runtime);
             let _ = writeln!(s, "{}", blockio::shown(&program, &args));
         }

@@ -70,7 +70,21 @@ impl Volumes {
         name: &str,
         size_gib: u32,
     ) -> anyhow::Result<String> {
-        let body = json!({"volume": {"size": size_gib, "name": name}});
+        self.create_in(conn, name, size_gib, None).await
+    }
+
+    /// `POST /volumes` in availability zone `zone` (the default zone when `None`).
+    pub async fn create_in(
+        &self,
+        conn: &mut Conn,
+        name: &str,
+        size_gib: u32,
+        zone: Option<&str>,
+    ) -> anyhow::Result<String> {
+        let mut body = json!({"volume": {"size": size_gib, "name": name}});
+        if let Some(zone) = zone {
+            body["volume"]["availability_zone"] = json!(zone);
+        }
         let reply = self
             .call(conn, Method::POST, "/volumes", Some(&body))
             .await?;
