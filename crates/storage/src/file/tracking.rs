@@ -201,6 +201,15 @@ impl Record {
     }
 }
 
+/// The hidden record beside the volume file (hidden files are never listed or counted).
+fn record_path(volume: &Path) -> PathBuf {
+    let name = volume
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    volume.with_file_name(format!(".{name}.changes"))
+}
+
 fn remove_durably(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
         Ok(()) => sync_dir(path.parent().unwrap_or(Path::new("."))).map_err(io::Error::other),
@@ -262,7 +271,7 @@ impl Tracking {
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_owned();
-        let record = volume.with_file_name(format!(".{name}.changes"));
+        let record = record_path(volume);
         Arc::clone(lock(&self.slots).entry(name).or_insert_with(|| {
             Arc::new(Slot {
                 volume: volume.to_owned(),
@@ -345,11 +354,15 @@ impl Tracking {
         remove_durably(&slot.record)
     }
 
-    /// The volume is gone: so is its record.
+    /// The volume is gone: so are its record and its slot (slots are otherwise kept, so
+    /// that two devices of one volume never count in two maps).
     pub(super) fn remove(&self, volume: &Path) -> io::Result<()> {
-        let slot = self.slot(volume);
-        let _state = lock(&slot.state);
-        remove_durably(&slot.record)
+        let name = volume
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        lock(&self.slots).remove(name);
+        remove_durably(&record_path(volume))
     }
 }
 
