@@ -48,6 +48,17 @@ impl IscsiExport {
     }
 }
 
+impl IscsiExport {
+    /// libiscsi's URL for the LUN, CHAP credentials included (`iscsi-perf` takes no other
+    /// form).
+    pub fn url(&self) -> String {
+        format!(
+            "iscsi://{}%{}@{}/{}/{}",
+            self.user, self.password, self.portal, self.iqn, self.lun
+        )
+    }
+}
+
 /// The connector the benchmark presents, as a compute host would.
 fn connector() -> Value {
     json!({"host": "bench-host", "ip": "127.0.0.1"})
@@ -229,6 +240,10 @@ mod tests {
             "target_lun": 1, "auth_method": "CHAP", "auth_username": "u", "auth_password": "p"}}});
         let e = parse_iscsi_info(&doc, "iqn.1993-08.org.debian:01:bench").unwrap();
         assert_eq!((e.lun, e.password.as_str()), (1, "p"));
+        assert_eq!(
+            e.url(),
+            "iscsi://u%p@127.0.0.1:3260/iqn.2010-10.org.openstack:v/1"
+        );
         assert!(e.image_opts().contains(
             "file.portal=127.0.0.1:3260,file.target=iqn.2010-10.org.openstack:v,file.lun=1,\
              file.initiator-name=iqn.1993-08.org.debian:01:bench,file.user=u,file.password=p"

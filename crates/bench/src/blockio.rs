@@ -45,9 +45,10 @@ impl Target {
     ];
 
     /// Whether the tools here can run `w` against this target: fio has no iSCSI engine on
-    /// Debian (built without libiscsi), so iSCSI gets the sequential workloads only.
+    /// Debian (built without libiscsi) and libiscsi's `iscsi-perf` only reads, so iSCSI gets
+    /// no random writes.
     pub fn measures(self, w: Workload) -> bool {
-        self != Target::BasaltIscsi || w.pattern == Pattern::Sequential
+        self != Target::BasaltIscsi || w.pattern == Pattern::Sequential || !w.write
     }
 
     pub fn label(self) -> &'static str {
@@ -122,8 +123,13 @@ impl Workload {
 pub enum Endpoint {
     File(String),
     Nbd(String),
-    /// qemu's `--image-opts` for the LUN, CHAP credentials included.
-    Iscsi(String),
+    /// The LUN: qemu's `--image-opts` and libiscsi's URL, CHAP credentials included in
+    /// both, and the initiator name its ACL lets in.
+    Iscsi {
+        opts: String,
+        url: String,
+        initiator: String,
+    },
 }
 
 /// The program and arguments of one run of `w` against `t` at `at`; `runtime` is fio's
@@ -134,7 +140,7 @@ pub fn command(t: Target, w: Workload, at: &Endpoint, runtime: Duration) -> (Str
     match w.pattern {
         Pattern::Sequential => {
             match at {
-                Endpoint::Iscsi(_) => push(&mut a, "bench --image-opts"),
+                Endpoint::Iscsi { .. } => push(&mut a, "bench --image-opts"),
                 _ => push(&mut a, "bench -f raw"),
             }
             push(
@@ -162,9 +168,22 @@ pub fn command(t: Target, w: Workload, at: &Endpoint, runtime: Duration) -> (Str
             }
             a.push(match at {
                 Endpoint::File(f) | Endpoint::Nbd(f) => f.clone(),
-                Endpoint::Iscsi(opts) => opts.clone(),
+                Endpoint::Iscsi { opts, .. } => opts.clone(),
             });
             ("qemu-img".into(), a)
+        }
+        // libiscsi's own random-read load generator: fio here has no iSCSI engine.
+        Pattern::Random if matches!(at, Endpoint::Iscsi { .. }) => {
+            let Endpoint::Iscsi { url, initiator, .. } = at else {
+                unreachable!("matched above")
+            };
+            a.extend(["-i".into(), initiator.clone()]);
+            a.extend(["-m".into(), w.depth.to_string()]);
+            // 8 blocks of tgt's 512 bytes: 4 KiB.
+            push(&mut a, "-b 8 -r -t");
+            a.push((runtime.as_secs().max(1) + 1).to_string());
+            a.push(url.clone());
+            ("iscsi-perf".into(), a)
         }
         Pattern::Random => {
             a.push("--name=exports".into());
@@ -178,11 +197,7 @@ pub fn command(t: Target, w: Workload, at: &Endpoint, runtime: Duration) -> (Str
                     a.push("--ioengine=nbd".into());
                     a.push(format!("--uri={uri}"));
                 }
-                // Never measured (see `Target::measures`); fio's engine if it had one.
-                Endpoint::Iscsi(opts) => {
-                    a.push("--ioengine=libiscsi".into());
-                    a.push(format!("--filename={opts}"));
-                }
+                Endpoint::Iscsi { .. } => unreachable!("iscsi-perf runs the iSCSI LUN"),
             }
             a.push(format!(
                 "--rw={}",
@@ -233,11 +248,14 @@ pub async fn measure(
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    let figure = match w.pattern {
-        Pattern::Sequential => parse_qemu_img_bench(&stdout)
+    let figure = match (w.pattern, at) {
+        (Pattern::Sequential, _) => parse_qemu_img_bench(&stdout)
             .map(|secs| (SEQ_COUNT * MIB) as f64 / secs / 1e6)
             .context("no \"Run completed in N seconds\""),
-        Pattern::Random => parse_fio_iops(&stdout, w.write),
+        (Pattern::Random, Endpoint::Iscsi { .. }) => {
+            parse_iscsi_perf(&stdout).context("no \"iops average N\"")
+        }
+        (Pattern::Random, _) => parse_fio_iops(&stdout, w.write),
     };
     figure.with_context(|| format!("`{}` printed: {stdout}", shown(&program, &args)))
 }
@@ -251,6 +269,18 @@ fn parse_qemu_img_bench(out: &str) -> Option<f64> {
         .parse()
         .ok()
         .filter(|s: &f64| *s > 0.0)
+}
+
+/// `iops average 10051 (39 MB/s)`, the last one (the whole run's) → 10051.
+fn parse_iscsi_perf(out: &str) -> Option<f64> {
+    out.rsplit("iops average ")
+        .next()
+        .filter(|_| out.contains("iops average "))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+        .filter(|v: &f64| *v > 0.0)
 }
 
 /// The job's read or write IOPS from fio's JSON (which the nbd engine prefixes with a line).
@@ -379,6 +409,10 @@ mod tests {
                    \"read\": {\"iops\": 1234.5}, \"write\": {\"iops\": 0.0}}]}\n";
         assert_eq!(parse_fio_iops(fio, false).unwrap(), 1234.5);
         assert!(parse_fio_iops(fio, true).is_err());
+        let perf = "00:00:01 - lba 6, iops current 9 (0 MB/s), iops average 10 (0 MB/s), \
+                    in_flight 1, busy 0   iops average 10051 (39 MB/s)   \n\nfinished.\n";
+        assert_eq!(parse_iscsi_perf(perf), Some(10051.0));
+        assert_eq!(parse_iscsi_perf("finished."), None);
     }
 
     #[test]
@@ -399,13 +433,23 @@ mod tests {
              --size=2048m --runtime=5 --bs=4k --ramp_time=1 --time_based --norandommap \
              --randrepeat=0 --invalidate=0 --output-format=json"
         );
-        let iscsi = Endpoint::Iscsi("driver=raw,file.driver=iscsi".into());
+        let iscsi = Endpoint::Iscsi {
+            opts: "driver=raw,file.driver=iscsi".into(),
+            url: "iscsi://u%p@h:1/iqn/1".into(),
+            initiator: "iqn.i".into(),
+        };
         let (p, a) = command(Target::BasaltIscsi, Workload::ALL[2], &iscsi, rt);
         assert_eq!(
             shown(&p, &a),
             "qemu-img bench --image-opts -t writeback -c 2048 -s 1M -S 1M -d 16 \
              driver=raw,file.driver=iscsi"
         );
-        assert!(!Target::BasaltIscsi.measures(Workload::ALL[4]));
+        let (p, a) = command(Target::BasaltIscsi, Workload::ALL[6], &iscsi, rt);
+        assert_eq!(
+            shown(&p, &a),
+            "iscsi-perf -i iqn.i -m 32 -b 8 -r -t 6 iscsi://u%p@h:1/iqn/1"
+        );
+        assert!(Target::BasaltIscsi.measures(Workload::ALL[4]));
+        assert!(!Target::BasaltIscsi.measures(Workload::ALL[5]));
     }
 }

@@ -248,7 +248,12 @@ async fn measure(
                 (Target::Basalt, ..) => (Endpoint::Nbd(export.uri()), Some(server.pid), &file),
                 (Target::QemuNbd, Some(q), _) => (Endpoint::Nbd(q.uri()), q.pid(), &file),
                 (Target::BasaltIscsi, _, Ok((_, lun, lun_file))) => {
-                    (Endpoint::Iscsi(lun.image_opts()), None, lun_file)
+                    let at = Endpoint::Iscsi {
+                        opts: lun.image_opts(),
+                        url: lun.url(),
+                        initiator: lun.initiator.clone(),
+                    };
+                    (at, None, lun_file)
                 }
                 (Target::BasaltIscsi, ..) => continue,
                 _ => (Endpoint::File(path.clone()), None, &file),

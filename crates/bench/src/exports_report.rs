@@ -75,10 +75,12 @@ fn method(e: &Exports, p: &ExportsParams) -> String {
                 "a twin volume (same size, same data, filled the same way) on a second file \
                  backend with `target_protocol = \"iscsi\"`, attached by the same sequence with \
                  an iSCSI connector ({lun}, CHAP, Basalt's own `tgtd`), read and written with \
-                 `qemu-img bench` through qemu's libiscsi driver (`--image-opts`), between \
-                 Basalt NBD and qemu-nbd in each repetition; sequential workloads only, because \
-                 Debian's fio is built without its libiscsi engine. No server CPU: tgtd is not \
-                 Basalt's process."
+                 `qemu-img bench` through qemu's libiscsi driver (`--image-opts`) for \
+                 sequential I/O and read at random with libiscsi's `iscsi-perf` (4 KiB \
+                 anywhere in the LUN, its unfilled half included), between Basalt NBD and \
+                 qemu-nbd in each repetition; no random writes, because Debian's fio is built \
+                 without its libiscsi engine and `iscsi-perf` only reads. No server CPU: tgtd \
+                 is not Basalt's process."
             ),
             Err(why) if why.is_empty() => "not measured.".to_owned(),
             Err(why) => format!("not measured: {why}."),
@@ -130,7 +132,8 @@ fn table(e: &Exports, w: Workload) -> String {
             if t == Target::BasaltIscsi && e.iscsi.is_ok() {
                 let _ = writeln!(
                     s,
-                    "| {} | not measured (no iSCSI engine in fio) | – | – | – | – |",
+                    "| {} | not measured (no iSCSI writer here: fio has no iSCSI engine, \
+                     iscsi-perf only reads) | – | – | – | – |",
                     t.label()
                 );
             }
@@ -328,12 +331,14 @@ fn commands(p: &ExportsParams) -> String {
         "qemu-nbd {}",
         blockio::qemu_nbd_args("PORT", "FILE").join(" ")
     );
-    let iscsi = Endpoint::Iscsi(
-        "driver=raw,file.driver=iscsi,file.transport=tcp,file.portal=127.0.0.1:PORT,\
-         file.target=IQN,file.lun=1,file.initiator-name=INITIATOR,file.user=USER,\
-         file.password=PASSWORD"
+    let iscsi = Endpoint::Iscsi {
+        opts: "driver=raw,file.driver=iscsi,file.transport=tcp,file.portal=127.0.0.1:PORT,\
+               file.target=IQN,file.lun=1,file.initiator-name=INITIATOR,file.user=USER,\
+               file.password=PASSWORD"
             .into(),
-    );
+        url: "iscsi://USER%PASSWORD@127.0.0.1:PORT/IQN/1".into(),
+        initiator: "INITIATOR".into(),
+    };
     for w in Workload::ALL {
         for t in [
             Target::FileCached,
