@@ -2,9 +2,9 @@
 //! the API and read and written through Basalt's built-in NBD server, beside the same file
 //! reached directly and served by `qemu-nbd`, with the same tools (`qemu-img bench` for
 //! sequential 1 MiB I/O, `fio` for random 4 KiB I/O), and, where tgt is installed, a twin
-//! volume on a second backend attached over iSCSI (sequential only: fio here has no iSCSI
-//! engine); then the attach call sequence (reserve → initialize_connection → attach) timed
-//! on fresh volumes.
+//! volume on a second backend attached over iSCSI (`qemu-img bench` and libiscsi's
+//! `iscsi-perf`, which only reads: no random writes); then the attach call sequence
+//! (reserve → initialize_connection → attach) timed on fresh volumes.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -171,7 +171,7 @@ impl BackupJobs {
             None => {
                 // Read in place, the writes the backend tracked since the parent say what
                 // changed; this backup becomes the base the next one counts from.
-                let baseline = match in_place {
+                let mut baseline = match in_place {
                     true => Some(self.baseline(b, &source).await),
                     false => None,
                 };
@@ -189,7 +189,7 @@ impl BackupJobs {
                 .map_err(|e| explain(backend, e))?;
                 let changed = match (&temp, &source.parent) {
                     (Some(temp), Some(parent)) => self.changed_since(b, parent, temp).await,
-                    _ => baseline.as_ref().and_then(|b| b.changed.clone()),
+                    _ => baseline.as_mut().and_then(|b| b.changed.take()),
                 };
                 let repo = self.repo.clone();
                 let started = Utc::now();

@@ -129,6 +129,17 @@ impl World {
         }
     }
 
+    /// A 1 GiB volume with random data in 2..10 MiB and 500..504 MiB, holes elsewhere.
+    async fn volume_with_two_extents(&self, rng: &mut rand::rngs::StdRng) -> (String, Model) {
+        let vol = self.volume(1).await;
+        let mut model = Model::new();
+        self.write(&vol, &mut model, 2 * MIB, &random_bytes(rng, 8 * MIB))
+            .await;
+        self.write(&vol, &mut model, 500 * MIB, &random_bytes(rng, 4 * MIB))
+            .await;
+        (vol, model)
+    }
+
     async fn backup(&self, volume_id: &str, incremental: bool) -> String {
         let b = self
             .backups
@@ -310,11 +321,8 @@ async fn read_in_place_an_incremental_reads_only_the_writes_tracked_since_its_pa
         return; // block maps of the kept snapshots say what changed there
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(12);
-    let mut random = |len: usize| -> Vec<u8> { (0..len).map(|_| rng.gen()).collect() };
-    let vol = w.volume(1).await;
-    let mut model = Model::new();
-    w.write(&vol, &mut model, 2 * MIB, &random(8 * MIB)).await;
-    w.write(&vol, &mut model, 500 * MIB, &random(4 * MIB)).await;
+    let (vol, mut model) = w.volume_with_two_extents(&mut rng).await;
+    let mut random = |len: usize| random_bytes(&mut rng, len);
     let full = w.backup(&vol, false).await;
     let at_full = model.clone();
 
@@ -367,11 +375,8 @@ async fn on_a_reflink_backend_an_incremental_reads_only_what_changed_since_its_p
         async move { backend.snapshot_exists(&base_of(&backup)).await.unwrap() }
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    let mut random = |len: usize| -> Vec<u8> { (0..len).map(|_| rng.gen()).collect() };
-    let vol = w.volume(1).await;
-    let mut model = Model::new();
-    w.write(&vol, &mut model, 2 * MIB, &random(8 * MIB)).await;
-    w.write(&vol, &mut model, 500 * MIB, &random(4 * MIB)).await;
+    let (vol, mut model) = w.volume_with_two_extents(&mut rng).await;
+    let mut random = |len: usize| random_bytes(&mut rng, len);
     let full = w.backup(&vol, false).await;
     assert!(
         kept(full.clone()).await,
@@ -426,6 +431,10 @@ async fn on_a_reflink_backend_an_incremental_reads_only_what_changed_since_its_p
         !kept(last).await,
         "a deleted volume leaves no snapshot of its backups"
     );
+}
+
+fn random_bytes(rng: &mut rand::rngs::StdRng, len: usize) -> Vec<u8> {
+    (0..len).map(|_| rng.gen()).collect()
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {

@@ -203,11 +203,15 @@ impl Record {
 
 /// The hidden record beside the volume file (hidden files are never listed or counted).
 fn record_path(volume: &Path) -> PathBuf {
-    let name = volume
+    volume.with_file_name(format!(".{}.changes", file_name(volume)))
+}
+
+/// The volume file's name, which keys its slot.
+fn file_name(volume: &Path) -> &str {
+    volume
         .file_name()
         .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    volume.with_file_name(format!(".{name}.changes"))
+        .unwrap_or_default()
 }
 
 fn remove_durably(path: &Path) -> io::Result<()> {
@@ -266,16 +270,11 @@ impl Tracking {
     }
 
     fn slot(&self, volume: &Path) -> Arc<Slot> {
-        let name = volume
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        let record = record_path(volume);
+        let name = file_name(volume).to_owned();
         Arc::clone(lock(&self.slots).entry(name).or_insert_with(|| {
             Arc::new(Slot {
                 volume: volume.to_owned(),
-                record,
+                record: record_path(volume),
                 state: Mutex::new(SlotState::default()),
                 idle: Condvar::new(),
             })
@@ -357,11 +356,7 @@ impl Tracking {
     /// The volume is gone: so are its record and its slot (slots are otherwise kept, so
     /// that two devices of one volume never count in two maps).
     pub(super) fn remove(&self, volume: &Path) -> io::Result<()> {
-        let name = volume
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        lock(&self.slots).remove(name);
+        lock(&self.slots).remove(file_name(volume));
         remove_durably(&record_path(volume))
     }
 }
@@ -423,7 +418,7 @@ impl Slot {
     }
 
     fn keep(&self, base: &str, session: &Session) -> io::Result<()> {
-        File::open(&self.volume)?.sync_all()?;
+        // Setting the stamp syncs the file: its data are on disk before the record is.
         let stamp = Stamp::set(&self.volume)?;
         if stamp.size != session.size {
             return remove_durably(&self.record);
